@@ -1,0 +1,11 @@
+"""Exceptions named for the condition; only the command line turns them into messages."""
+
+from __future__ import annotations
+
+
+class LinkrotError(Exception):
+    """Base class: linkrot could not run (a broken link is never an exception)."""
+
+
+class ConfigError(LinkrotError):
+    """A setting or spider argument has a value linkrot cannot use."""

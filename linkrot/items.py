@@ -1,0 +1,57 @@
+"""Typed items: one shape per fact.  A success and a failure are the same type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Link:
+    """One ``<a href>`` edge found on a page."""
+
+    target_url: str  # absolute, normalized
+    anchor_text: str
+    rel: str
+    nofollow: bool
+    is_internal: bool
+
+
+@dataclass(slots=True)
+class UrlResult:
+    """The outcome of fetching one URL (after following its redirect chain)."""
+
+    url: str
+    outcome: str  # a linkrot.status.Status value
+    is_internal: bool
+    http_status: int | None = None  # final HTTP status, None when nothing answered
+    final_url: str | None = None
+    found_via: str = "link"  # start, link, sitemap, redirect
+    depth: int | None = None
+    method: str = "GET"
+    content_type: str | None = None
+    size: int | None = None
+    elapsed_ms: int | None = None
+    title: str | None = None
+    canonical_url: str | None = None
+    meta_robots: str | None = None
+    x_robots_tag: str | None = None
+    noindex: bool = False
+    nofollow: bool = False
+    chain: list[dict] = field(default_factory=list)
+    hops: int = 0
+    is_loop: int = 0
+    temp_redirect: int = 0
+    to_home: int = 0
+    soft_404: bool = False
+    soft_404_reason: str | None = None
+    similarity: float | None = None
+    error: str | None = None
+    links: list[Link] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SitemapEntry:
+    """A URL listed in one of the site's sitemaps."""
+
+    url: str
+    sitemap: str

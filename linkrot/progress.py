@@ -1,0 +1,61 @@
+"""Progress while a crawl runs: pages done, rate, broken links and chains so far."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+logger = logging.getLogger(__name__)
+
+
+class Progress:
+    """Logs one line every ``LINKROT_PROGRESS_INTERVAL`` seconds (0 switches it off)."""
+
+    def __init__(self, crawler: Any, interval: float) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.started = time.monotonic()
+        self.last = (self.started, 0)
+        self._loop: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Progress:
+        interval = crawler.settings.getfloat("LINKROT_PROGRESS_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured
+        return cls(crawler, interval)
+
+    def spider_opened(self, spider: Any) -> None:
+        self._loop = task.LoopingCall(self.log)
+        self._loop.start(self.interval, now=False)
+
+    def line(self) -> str:
+        stats = self.crawler.stats
+        now = time.monotonic()
+        done = stats.get_value("linkrot/pages", 0) + stats.get_value("linkrot/external", 0)
+        then, before = self.last
+        self.last = (now, done)
+        rate = (done - before) / max(now - then, 1e-9)
+        overall = done / max(now - self.started, 1e-9)
+        engine = self.crawler.engine
+        pending = len(engine.downloader.active) if engine and engine.downloader else 0
+        return (
+            f"{stats.get_value('linkrot/pages', 0)} pages, {stats.get_value('linkrot/external', 0)} external "
+            f"({rate:.0f}/s now, {overall:.0f}/s overall), {stats.get_value('linkrot/broken', 0)} broken, "
+            f"{stats.get_value('linkrot/chains', 0)} redirecting, {pending} in flight"
+        )
+
+    def log(self) -> None:
+        logger.info("linkrot progress: %s", self.line())
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        logger.info("linkrot done (%s): %s", reason, self.line())

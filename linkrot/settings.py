@@ -1,0 +1,63 @@
+"""Scrapy settings of the linkrot project (``scrapy.cfg`` and the egg's entry point name this module).
+
+Every ``LINKROT_*`` setting is documented in the README.  Override any of them
+per run with ``-s NAME=VALUE``.
+"""
+
+BOT_NAME = "linkrot"
+
+# the packages of the design card: spiders/ and pipelines/ at top level, the core in linkrot/
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+ITEM_PIPELINES = {"pipelines.store.StorePipeline": 300}
+EXTENSIONS = {
+    "linkrot.progress.Progress": 500,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+
+# -- linkrot's own settings ---------------------------------------------------------
+LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to
+LINKROT_RESOLVE = ""  # host mapping like curl --resolve: "*.example=127.0.0.1,shop.com=203.0.113.7"
+LINKROT_MAX_PAGES = 50_000  # stop scheduling pages of the site after this many (0: no limit)
+LINKROT_MAX_DEPTH = 30  # do not follow links deeper than this many clicks from the start (0: no limit)
+LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET when HEAD is refused)
+LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
+LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans
+LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that makes a 200 a soft 404
+LINKROT_BATCH_SIZE = 500  # items per database transaction
+LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
+LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
+
+# -- Scrapy's knobs, tuned for checking links --------------------------------------
+# must be here or in -s: Scrapy reads it before any spider exists
+TWISTED_DNS_RESOLVER = "linkrot.resolver.MappingResolver"
+USER_AGENT = "linkrot/0.1 (+https://github.com/linkrot/linkrot; link checker)"
+ROBOTSTXT_OBEY = True  # your own site's robots.txt is obeyed; a disallowed URL is "blocked"
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+CONCURRENT_ITEMS = 16  # one item per page; a task per item slot per response costs CPU
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+REDIRECT_MAX_TIMES = 10  # the hop limit of linkrot's own redirect following
+RETRY_TIMES = 1
+COOKIES_ENABLED = False
+# linkrot keeps its own seen-set; no request fingerprints for links already seen
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+DOWNLOADER_MIDDLEWARES = {
+    # linkrot follows redirects (and meta refresh) itself, hop by hop
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    # the spiders decide what is in scope
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+}
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # linkrot tracks depth itself
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+}
+LOG_LEVEL = "INFO"
+LOGSTATS_INTERVAL = 0

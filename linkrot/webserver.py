@@ -1,0 +1,147 @@
+"""A small local web server for the demo, the tests and the benchmarks (stdlib only).
+
+It serves a directory, with per-host sub-directories for virtual hosts, a
+``_routes.json`` table of redirects and statuses, and query-string routes in
+the style of Scrapy's mock server:
+
+- ``/status?n=404`` answers that status;
+- ``/redirect-to?goto=URL&n=301`` redirects (raw ``Location``, relative or not);
+- ``/delay?n=2`` answers after that many seconds;
+- ``/echo-host`` answers the Host header it received.
+
+``{{port}}`` and ``{{origin}}`` in served HTML/XML/text are replaced with the
+server's port and origin, so static pages can hold absolute links.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+_TEXT_TYPES = (".html", ".htm", ".xml", ".txt")
+
+
+class SiteHandler(BaseHTTPRequestHandler):
+    server: SiteServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_HEAD(self) -> None:
+        self.handle_request(head=True)
+
+    def do_GET(self) -> None:
+        self.handle_request(head=False)
+
+    def handle_request(self, head: bool) -> None:
+        self.server.hits.append((self.command, self.headers.get("Host", ""), self.path))
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        path = unquote(parts.path)
+        route = self.server.route(self.host(), path)
+        if route is not None:
+            return self.answer_route(route, head)
+        if path == "/status":
+            return self.send(int(query.get("n", 200)), b"status page\n", "text/plain", head)
+        if path == "/redirect-to":
+            return self.send(int(query.get("n", 302)), b"", "text/plain", head, {"Location": query.get("goto", "/")})
+        if path == "/delay":
+            time.sleep(float(query.get("n", 1)))
+            return self.send(200, b"<html><body>late</body></html>", "text/html", head)
+        if path == "/echo-host":
+            return self.send(200, self.headers.get("Host", "").encode(), "text/plain", head)
+        file = self.server.file_for(self.host(), path)
+        if file is None:
+            body = self.server.not_found_page(self.host())
+            return self.send(404, body, "text/html; charset=utf-8", head)
+        ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("xml"):
+            ctype += "; charset=utf-8"
+        return self.send(200, self.server.render(file), ctype, head)
+
+    def host(self) -> str:
+        return self.headers.get("Host", "").rsplit(":", 1)[0].lower()
+
+    def answer_route(self, route: dict, head: bool) -> None:
+        headers = dict(route.get("headers", {}))
+        if "redirect" in route:
+            headers["Location"] = route["redirect"].replace("{{port}}", str(self.server.port))
+        status = int(route.get("status", 301 if "redirect" in route else 200))
+        body = route.get("body", "").replace("{{port}}", str(self.server.port)).encode()
+        self.send(status, body, route.get("content_type", "text/html; charset=utf-8"), head, headers)
+
+    def send(self, status: int, body: bytes, ctype: str, head: bool, headers: dict | None = None) -> None:
+        try:
+            self.send_response(status)
+        except ValueError:
+            self.send_response_only(status, HTTPStatus.OK.phrase)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+class SiteServer(ThreadingHTTPServer):
+    """Serve ``root`` on 127.0.0.1 (port 0 picks a free one); use as a context manager."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), SiteHandler)
+        self.root = Path(root).resolve()
+        self.port = self.server_address[1]
+        self.origin = f"http://{host}:{self.port}"
+        self.hits: list[tuple[str, str, str]] = []
+        self.routes: dict[str, dict] = {}
+        routes_file = self.root / "_routes.json"
+        if routes_file.exists():
+            self.routes = json.loads(routes_file.read_text())
+        self._thread: threading.Thread | None = None
+
+    def route(self, host: str, path: str) -> dict | None:
+        return self.routes.get(f"{host}{path}") or self.routes.get(path)
+
+    def site_root(self, host: str) -> Path:
+        vhost = self.root / host
+        return vhost if host and vhost.is_dir() else self.root
+
+    def file_for(self, host: str, path: str) -> Path | None:
+        root = self.site_root(host)
+        candidate = (root / path.lstrip("/")).resolve()
+        if root not in candidate.parents and candidate != root:
+            return None
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if not candidate.is_file() or candidate.name.startswith("_") or candidate.name == "404.html":
+            return None
+        return candidate
+
+    def render(self, file: Path) -> bytes:
+        data = file.read_bytes()
+        if file.suffix in _TEXT_TYPES:
+            data = data.replace(b"{{port}}", str(self.port).encode()).replace(b"{{origin}}", self.origin.encode())
+        return data
+
+    def not_found_page(self, host: str) -> bytes:
+        page = self.site_root(host) / "404.html"
+        return self.render(page) if page.is_file() else b"<html><body><h1>Not Found</h1></body></html>"
+
+    def __enter__(self) -> SiteServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="linkrot-webserver", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
