@@ -41,6 +41,7 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
 REDIRECT_MAX_TIMES = 10  # the hop limit of linkrot's own redirect following
 RETRY_TIMES = 1
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"  # a link that stays broken is data, not an error of the run
 COOKIES_ENABLED = False
 # linkrot keeps its own seen-set; no request fingerprints for links already seen
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"

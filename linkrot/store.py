@@ -97,7 +97,7 @@ _VIEWS: dict[str, str] = {
         SELECT u.url, coalesce(u.http_status, u.outcome) AS status, u.final_url, u.content_type,
                u.title, u.canonical_url, u.noindex, u.depth, u.outcome, u.http_status, u.nofollow,
                u.meta_robots, u.x_robots_tag, u.size, u.elapsed_ms, u.hops, u.soft_404,
-               u.found_via, u.fetched_at, u.run_id
+               u.chain, u.found_via, u.error, u.fetched_at, u.run_id
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
         WHERE u.is_internal = 1
     """,

@@ -7,7 +7,9 @@ the style of Scrapy's mock server:
 - ``/status?n=404`` answers that status;
 - ``/redirect-to?goto=URL&n=301`` redirects (raw ``Location``, relative or not);
 - ``/delay?n=2`` answers after that many seconds;
-- ``/echo-host`` answers the Host header it received.
+- ``/echo-host`` answers the Host header it received;
+- ``/endless?n=1`` redirects to ``/endless?n=2``, and so on for ever;
+- ``/generated?n=1`` is a page linking to ``?n=2`` and ``?n=3``: an endless site.
 
 ``{{port}}`` and ``{{origin}}`` in served HTML/XML/text are replaced with the
 server's port and origin, so static pages can hold absolute links.
@@ -55,6 +57,14 @@ class SiteHandler(BaseHTTPRequestHandler):
         if path == "/delay":
             time.sleep(float(query.get("n", 1)))
             return self.send(200, b"<html><body>late</body></html>", "text/html", head)
+        if path == "/endless":
+            goto = f"/endless?n={int(query.get('n', 1)) + 1}"
+            return self.send(302, b"", "text/plain", head, {"Location": goto})
+        if path == "/generated":
+            n = int(query.get("n", 1))
+            body = f'<html><head><title>Page {n}</title></head><body><a href="/generated?n={n + 1}">next</a> '
+            body += f'<a href="/generated?n={n + 2}">skip</a></body></html>'
+            return self.send(200, body.encode(), "text/html; charset=utf-8", head)
         if path == "/echo-host":
             return self.send(200, self.headers.get("Host", "").encode(), "text/plain", head)
         file = self.server.file_for(self.host(), path)

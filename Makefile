@@ -1,0 +1,34 @@
+# linkrot: `make demo` crawls the bundled demo site, `make test` runs the whole test suite.
+# Both install what they need on a fresh machine (a virtualenv in .venv; Debian's Chromium for the tests).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install chromium bench clean
+
+demo: install
+	$(PY) -m linkrot.demo
+
+test: install chromium
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=23" 
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# Browsers cannot be downloaded by Playwright here: use Debian's Chromium.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) data/*.db data/*.db-* .pytest_cache
