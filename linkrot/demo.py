@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     print(site_summary(store, f"{server.origin}/"))
     store.close()
     db = os.path.relpath(args.db)
+    db = args.db if db.startswith("..") else db
     print(f"\nDatabase: {db}\nExplore it: .venv/bin/datasette {db}   (then open http://127.0.0.1:8001/)")
     return 0
 
