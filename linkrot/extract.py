@@ -15,7 +15,6 @@ from lxml import etree
 
 _TAGS = ("a", "area", "base", "link", "meta", "title")
 _REFRESH = re.compile(r"^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$", re.I | re.S)
-_WS = re.compile(r"\s+")
 _parsers: dict[str | None, etree.HTMLParser] = {}
 
 
@@ -49,7 +48,8 @@ def _parser(encoding: str | None) -> etree.HTMLParser:
 
 
 def squash(text: str | None, limit: int = 500) -> str:
-    return _WS.sub(" ", text or "").strip()[:limit]
+    """Collapse whitespace (str.split is several times faster than a regex here)."""
+    return " ".join(text.split())[:limit] if text else ""
 
 
 def anchor_text(element: etree._Element) -> str:

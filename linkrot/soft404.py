@@ -48,10 +48,19 @@ class NotFoundTemplate:
     title: str
     words: int
     fingerprint: frozenset[int]
+    size: int = 0  # bytes of the page
 
     @classmethod
-    def from_page(cls, status: int | None, final_url: str | None, title: str | None, text: str) -> NotFoundTemplate:
-        return cls(status, final_url, (title or "").strip().lower(), len(_WORD.findall(text)), shingles(text))
+    def from_page(
+        cls, status: int | None, final_url: str | None, title: str | None, text: str, size: int = 0
+    ) -> NotFoundTemplate:
+        return cls(status, final_url, (title or "").strip().lower(), len(_WORD.findall(text)), shingles(text), size)
+
+    def may_match(self, size: int) -> bool:
+        """A cheap pre-check on a page's size in bytes, before any text is extracted."""
+        if not self.fingerprint:
+            return True  # nothing to compare with: the phrase heuristic needs the text
+        return not self.size or self.size / 4 <= size <= self.size * 4
 
     @property
     def answers_200(self) -> bool:

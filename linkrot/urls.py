@@ -68,8 +68,11 @@ def normalize_url(url: str) -> str | None:
 def absolute_url(base: str, href: str) -> str | None:
     """Resolve ``href`` against ``base`` and normalize it (None if not http(s))."""
     href = href.strip()
-    if not href or href.startswith("#"):
+    if not href or href[0] == "#":
         return None
+    if href[0] == "/" and href[:2] != "//" and "/." not in href:
+        # root-relative: only the base's origin matters, and site navigation repeats
+        return _root_relative(base[: _netloc_end(base)], href)
     try:
         joined = urljoin(base, href)
     except ValueError:
@@ -77,10 +80,24 @@ def absolute_url(base: str, href: str) -> str | None:
     return normalize_url(joined)
 
 
+@functools.lru_cache(maxsize=262_144)
+def _root_relative(origin: str, href: str) -> str | None:
+    return normalize_url(origin + href)
+
+
+def _netloc_end(url: str) -> int:
+    start = url.find("//") + 2
+    end = len(url)
+    for sep in "/?#":
+        found = url.find(sep, start)
+        if found != -1 and found < end:
+            end = found
+    return end
+
+
 def host_of(url: str) -> str:
-    """The network location of a normalized URL (host, and port when not default)."""
-    netloc = urlsplit(url).netloc
-    return netloc.rpartition("@")[2]
+    """The network location of a URL (host, and port when not default, without userinfo)."""
+    return url[url.find("//") + 2 : _netloc_end(url)].rpartition("@")[2].lower()
 
 
 def hostname_of(url: str) -> str:

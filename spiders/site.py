@@ -90,7 +90,9 @@ class SiteSpider(Spider):
         if response is None:
             return None
         page = parse_html(response.body, response.encoding) if isinstance(response, HtmlResponse) else Page()
-        template = NotFoundTemplate.from_page(response.status, response.url, page.title, visible_text(page))
+        template = NotFoundTemplate.from_page(
+            response.status, response.url, page.title, visible_text(page), len(response.body)
+        )
         self.crawler.stats.set_value("linkrot/probe/status", response.status)
         logger.info(
             "linkrot: a missing page answers %s at %s (%d words)", response.status, response.url, template.words
@@ -286,11 +288,11 @@ class SiteSpider(Spider):
         base = base or response.url
         if page.canonical:
             result.canonical_url = absolute_url(base, page.canonical)
-        result.soft_404, result.soft_404_reason, result.similarity = classify(
-            self.template, page.title, visible_text(page), self.config.soft404_threshold
-        )
-        if result.similarity == 0.0 and not result.soft_404:
-            result.similarity = None
+        if self.template is None or self.template.may_match(len(response.body)):
+            result.soft_404, result.soft_404_reason, similarity = classify(
+                self.template, page.title, visible_text(page), self.config.soft404_threshold
+            )
+            result.similarity = similarity or None
         result.links = self.links_of(page, base, result.nofollow)
 
     def links_of(self, page: Page, base: str, page_nofollow: bool) -> list[Link]:

@@ -91,3 +91,13 @@ def test_scope_with_subdomains():
     assert scope.is_internal("https://blog.example.co.uk/")
     assert scope.is_internal("https://example.co.uk/")
     assert not scope.is_internal("https://other.co.uk/")
+
+
+@pytest.mark.parametrize(
+    "base", ["https://example.com", "https://example.com/a/b", "https://example.com?x=1", "https://u@example.com:8443/x"]
+)
+def test_root_relative_fast_path_matches_urljoin(base):
+    from urllib.parse import urljoin
+
+    for href in ["/p", "/p?q=1#frag", "/caf\u00e9 x", "/a/../b"]:
+        assert absolute_url(base, href) == normalize_url(urljoin(base, href))
