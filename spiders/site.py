@@ -175,6 +175,10 @@ class SiteSpider(Spider):
                 origin=meta["linkrot_origin"], chain=chain, method="GET",
             )
             return
+        if chain and meta["linkrot_via"] == "start" and not self.scope.is_internal(response.url):
+            # example.com -> https://www.example.com/: crawl the site the start URL lands on
+            logger.info("linkrot: the start URL redirects to %s; crawling that site", response.url)
+            self.scope = Scope(response.url, subdomains=self.config.subdomains)
         page = None
         internal = self.scope.is_internal(response.url)
         if internal and 200 <= code < 300 and isinstance(response, HtmlResponse):

@@ -152,6 +152,14 @@ def test_subdomains_are_external_unless_asked(vhost_server, tmp_path):
     assert wide.one("broken_links", url=blog + "missing.html")["source_url"] == blog
 
 
+def test_a_start_url_that_redirects_to_another_host_crawls_that_host(vhost_server, tmp_path):
+    port = vhost_server.port
+    result = crawl(tmp_path / "x.db", f"http://old.shop.test:{port}/", LINKROT_RESOLVE="*.shop.test=127.0.0.1")
+    start = result.one("redirect_chains", url=f"http://old.shop.test:{port}/")
+    assert start["final_url"] == f"http://www.shop.test:{port}/"
+    assert result.one("pages", url=f"http://www.shop.test:{port}/about.html")["status"] == 200
+
+
 def test_limits_stop_the_crawl_cleanly(vhost_server, tmp_path):
     url = f"http://errors.test:{vhost_server.port}/generated?n=1"
     settings = {"LINKROT_RESOLVE": "*.test=127.0.0.1"}
