@@ -26,8 +26,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(prefix: Path, root: Path, redirects: Path, port: int) -> Path:
-    """Write ``prefix/nginx.conf`` serving ``root`` on 127.0.0.1:``port``; return its path."""
+def write_config(prefix: Path, root: Path, redirects: Path, port: int, vhosts: bool = False) -> Path:
+    """Write ``prefix/nginx.conf`` serving ``root`` on 127.0.0.1:``port``; return its path.
+
+    With ``vhosts`` every host name has its own document root, ``root/<host>``
+    (the Host header without its port), as name-based virtual hosts would.
+    """
     prefix = prefix.resolve()
     prefix.mkdir(parents=True, exist_ok=True)
     user = ""
@@ -55,7 +59,7 @@ http {{
     keepalive_requests 100000;
     server {{
         listen 127.0.0.1:{port};
-        root {root.resolve()};
+        root {root.resolve()}{"/$host" if vhosts else ""};
         index index.html;
         include {redirects.resolve()};
     }}
@@ -81,11 +85,11 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -
 
 
 @contextmanager
-def serve(site: Path, prefix: Path, port: int = 0) -> Iterator[int]:
-    """Run nginx for ``site`` (a gensite output directory) and yield its port."""
+def serve(site: Path, prefix: Path, port: int = 0, vhosts: bool = False) -> Iterator[int]:
+    """Run nginx for ``site`` (a gensite or genlinks output directory) and yield its port."""
     port = port or free_port()
     prefix = prefix.resolve()
-    conf = write_config(prefix, site / "www", site / "redirects.conf", port)
+    conf = write_config(prefix, site / "www", site / "redirects.conf", port, vhosts)
     process = subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)])
     try:
         wait_for_port(port, process)

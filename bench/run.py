@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import gensite
 import nginx
+from measure import Measure, measure, tree_rss  # noqa: F401  (tree_rss: kept importable from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -32,8 +30,6 @@ VENV = ROOT / ".venv" / "bin"
 NODE = OUT / "node"
 LINKINATOR = NODE / "node_modules" / ".bin" / "linkinator"
 LINKROT_DB = OUT / "linkrot.db"
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-POLL = 0.05
 
 
 @dataclass
@@ -45,59 +41,6 @@ class Report:
     broken: set[str] = field(default_factory=set)
     redirects: dict[str, int] | None = field(default_factory=dict)  # key -> hops; None: not reported
     loops: set[str] | None = field(default_factory=set)  # None: not told apart from other errors
-
-
-@dataclass
-class Measure:
-    returncode: int | None = None
-    wall: float = 0.0
-    cpu: float = 0.0  # user + system of the process and the descendants it waited for
-    peak_rss: int = 0  # bytes, summed over the process tree
-    timed_out: bool = False
-
-
-def tree_rss(root: int) -> int:
-    """Resident set size of ``root`` and all its descendants, in bytes."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        pid = int(name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21])
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total * PAGE_SIZE
-
-
-def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float) -> Measure:
-    """Run ``cmd`` to completion (or ``timeout``) and measure it."""
-    m = Measure()
-    with open(stdout, "wb") as out, open(log, "wb") as err:
-        start = time.monotonic()
-        process = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            m.wall = time.monotonic() - start
-            if pid:
-                m.returncode = os.waitstatus_to_exitcode(status)
-                m.cpu = usage.ru_utime + usage.ru_stime
-                process.returncode = m.returncode  # reaped here, not by Popen
-                return m
-            m.peak_rss = max(m.peak_rss, tree_rss(process.pid))
-            if m.wall > timeout and not m.timed_out:
-                m.timed_out = True
-                os.killpg(process.pid, signal.SIGKILL)
-            time.sleep(POLL)
 
 
 # -- tools: each has a command and a parser of its output --------------------------------

@@ -85,3 +85,46 @@ class SiteConfig:
             soft404_threshold=as_float("LINKROT_SOFT404_THRESHOLD", settings.get("LINKROT_SOFT404_THRESHOLD")),
             use_sitemap=as_bool("sitemap", pick("sitemap", "LINKROT_SITEMAP")),
         )
+
+
+RENDER_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class BacklinksConfig:
+    """Options of the ``backlinks`` spider."""
+
+    files: tuple[str, ...]  # exports to import before checking; empty: check what the table holds
+    site: str | None  # our site: the target of Search Console exports, and a filter
+    render: str  # auto, always, never
+    render_wait: float
+    max_hops: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> BacklinksConfig:
+        files = tuple(f.strip() for f in split_files(args.get("file") or args.get("files") or "") if f.strip())
+        site = args.get("site")
+        if site:
+            normal = normalize_url(site if "://" in site else f"https://{site}")
+            if normal is None:
+                raise ConfigError(f"site: {site!r} is not an http(s) URL")
+            site = normal
+        render = str(args.get("render") or settings.get("LINKROT_RENDER") or "auto").strip().lower()
+        if render not in RENDER_MODES:
+            raise ConfigError(f"render / LINKROT_RENDER: expected one of {', '.join(RENDER_MODES)}, got {render!r}")
+        return cls(
+            files=files,
+            site=site,
+            render=render,
+            render_wait=as_float("LINKROT_RENDER_WAIT", settings.get("LINKROT_RENDER_WAIT")),
+            max_hops=as_int("REDIRECT_MAX_TIMES", settings.get("REDIRECT_MAX_TIMES"), minimum=1),
+        )
+
+
+def split_files(value: str) -> list[str]:
+    """``-a file=a.csv,b.tsv``: several exports in one argument (a path that exists is kept whole)."""
+    from pathlib import Path
+
+    if not value or Path(value).exists():
+        return [value] if value else []
+    return value.split(",")

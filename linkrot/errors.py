@@ -9,3 +9,7 @@ class LinkrotError(Exception):
 
 class ConfigError(LinkrotError):
     """A setting or spider argument has a value linkrot cannot use."""
+
+
+class ImportFileError(LinkrotError):
+    """A backlink export cannot be imported as a whole (unreadable, unknown header, no usable row)."""

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-_TAGS = ("a", "area", "base", "link", "meta", "title")
+_TAGS = ("a", "area", "base", "link", "meta", "title", "script")
+# <script type> values that hold data, not code: such a script cannot build links
+_DATA_SCRIPTS = frozenset({"application/ld+json", "application/json", "text/template", "text/x-template", "importmap", "speculationrules"})
 _REFRESH = re.compile(r"^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$", re.I | re.S)
+# libxml2 drops everything after </html>; browsers keep it in the body, and so must a link check
+_END_TAGS = re.compile(rb"</(?:body|html)\s*>", re.I)
 _parsers: dict[str | None, etree.HTMLParser] = {}
 
 
@@ -23,6 +27,7 @@ class Anchor:
     href: str  # as written in the page
     text: str  # visible text, or an image's alt when the anchor is an image
     rel: str  # lower-cased rel tokens, space separated
+    element: object = None  # the lxml element, for evidence snippets
 
 
 @dataclass(slots=True)
@@ -33,6 +38,7 @@ class Page:
     meta_robots: str | None = None
     refresh_url: str | None = None  # meta refresh target, as written
     anchors: list[Anchor] = field(default_factory=list)
+    has_scripts: bool = False  # a script that could build links when the page runs
     tree: object = None  # the parsed document, for later text comparisons
 
 
@@ -77,7 +83,7 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
     if not body or not body.strip():
         return page
     try:
-        root = etree.fromstring(body, _parser(encoding))
+        root = etree.fromstring(_END_TAGS.sub(b"", body), _parser(encoding))
     except (etree.ParserError, ValueError):
         return page
     if root is None:
@@ -89,7 +95,8 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
             href = el.get("href")
             if href is not None:
                 rel = " ".join((el.get("rel") or "").lower().split())
-                page.anchors.append(Anchor(href, anchor_text(el) if tag == "a" else squash(el.get("alt")), rel))
+                text = anchor_text(el) if tag == "a" else squash(el.get("alt"))
+                page.anchors.append(Anchor(href, text, rel, el))
         elif tag == "meta":
             name = (el.get("name") or "").lower()
             if name == "robots":
@@ -103,6 +110,10 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
         elif tag == "link":
             if page.canonical is None and "canonical" in (el.get("rel") or "").lower().split():
                 page.canonical = (el.get("href") or "").strip() or None
+        elif tag == "script":
+            if not page.has_scripts:
+                kind = (el.get("type") or "").strip().lower()
+                page.has_scripts = kind not in _DATA_SCRIPTS and (bool(el.get("src")) or bool((el.text or "").strip()))
         elif tag == "base" and page.base_href is None:
             page.base_href = (el.get("href") or "").strip() or None
     return page

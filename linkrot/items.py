@@ -55,3 +55,28 @@ class SitemapEntry:
 
     url: str
     sitemap: str
+
+
+@dataclass(slots=True)
+class BacklinkCheck:
+    """The check of one imported backlink on its referring page, in one run."""
+
+    backlink_id: int
+    status: str  # a linkrot.status.Verdict value
+    reason: str  # why, in words: what a user reads next to a lost link
+    outcome: str  # how fetching the referring page ended (a linkrot.status.Status value)
+    http_status: int | None = None
+    final_url: str | None = None
+    chain: list[dict] = field(default_factory=list)
+    link_found: bool = False
+    rendered: bool = False
+    linked_url: str | None = None
+    anchor_text: str | None = None
+    rel: str | None = None
+    nofollow: bool = False
+    noindex: bool = False
+    canonical_url: str | None = None
+    target_changed: bool = False
+    evidence: str | None = None
+    error: str | None = None
+    elapsed_ms: int | None = None

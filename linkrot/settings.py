@@ -27,6 +27,16 @@ LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that m
 LINKROT_BATCH_SIZE = 500  # items per database transaction
 LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
 LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
+# -- the backlinks spider
+LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
+LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's /usr/lib/chromium/chromium or /usr/bin/chromium
+LINKROT_RENDER_PAGES = 4  # browser pages open at once
+LINKROT_RENDER_WAIT = 3.0  # after "load", seconds to wait at most for the network to go idle
+LINKROT_BACKLINKS_CONCURRENCY = 64  # requests in flight over all referring hosts
+LINKROT_BACKLINKS_PER_HOST = 2  # requests in flight per referring host
+LINKROT_RETRY_AFTER_TIMES = 2  # 429: ask again this many times, after waiting what Retry-After says
+LINKROT_RETRY_AFTER_DEFAULT = 5.0  # seconds to wait on a 429 without Retry-After
+LINKROT_RETRY_AFTER_MAX = 60.0  # a longer Retry-After is not waited for: the page is rate_limited
 
 # -- Scrapy's knobs, tuned for checking links --------------------------------------
 # must be here or in -s: Scrapy reads it before any spider exists
@@ -54,7 +64,10 @@ DOWNLOADER_MIDDLEWARES = {
     # the spiders decide what is in scope
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # sees a 429 before RetryMiddleware (550) and waits what Retry-After says
+    "linkrot.middlewares.RetryAfterMiddleware": 560,
 }
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]  # 429 is RetryAfterMiddleware's
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # linkrot tracks depth itself
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,

@@ -156,3 +156,58 @@ def from_exception(exc: BaseException) -> Status:
 def from_failure(failure: Any) -> Status:
     """Map a Twisted ``Failure`` (what an errback receives) to a Status."""
     return from_exception(failure.value)
+
+
+class Verdict(enum.StrEnum):
+    """The state of one backlink on its referring page; the first that applies wins.
+
+    The order of the members is the precedence: a page that cannot be reached
+    says nothing about the link, a noindex page outranks a nofollow link, and
+    ``link_removed`` is only said of a page that answered and was read.
+    """
+
+    DOMAIN_GONE = "domain_gone"  # DNS failure or connection refused
+    BLOCKED = "blocked"  # robots.txt, or 401/403/429/451/another 4xx: the link may well be there
+    SERVER_ERROR = "server_error"  # 5xx, timeout, TLS, too large, or an answer without a page
+    NOT_FOUND = "not_found"  # the referring page answers 404/410, or its redirects loop or never end
+    REDIRECTED = "redirected"  # the referring URL now redirects to a different page
+    NOINDEX = "noindex"  # the page carries noindex (meta robots or X-Robots-Tag)
+    NOT_CANONICAL = "not_canonical"  # the page's canonical points to a different URL
+    NOFOLLOW = "nofollow"  # link found, but rel nofollow/ugc/sponsored or page-level nofollow
+    LIVE = "live"  # link found and followed
+    LINK_REMOVED = "link_removed"  # the page answered 200 and holds no link to the target or its site
+
+    @property
+    def is_transient(self) -> bool:
+        """Measurement noise: says nothing about whether the link still stands."""
+        return self in (Verdict.BLOCKED, Verdict.SERVER_ERROR)
+
+    @property
+    def has_link(self) -> bool | None:
+        """True when the link stands, False when it is gone, None when the check cannot tell."""
+        if self in (Verdict.LIVE, Verdict.NOFOLLOW):
+            return True
+        if self in (Verdict.LINK_REMOVED, Verdict.NOT_FOUND, Verdict.DOMAIN_GONE):
+            return False
+        return None
+
+
+#: how a referring page that did not answer with a page turns into a verdict
+_FETCH_VERDICTS = {
+    Status.DNS_ERROR: Verdict.DOMAIN_GONE,
+    Status.CONNECTION_REFUSED: Verdict.DOMAIN_GONE,
+    Status.BLOCKED: Verdict.BLOCKED,
+    Status.CLIENT_ERROR: Verdict.BLOCKED,
+    Status.RATE_LIMITED: Verdict.BLOCKED,
+    Status.NOT_FOUND: Verdict.NOT_FOUND,
+    Status.REDIRECT_LOOP: Verdict.NOT_FOUND,
+    Status.TOO_MANY_REDIRECTS: Verdict.NOT_FOUND,
+}
+
+
+def fetch_verdict(outcome: Status, code: int | None) -> Verdict | None:
+    """The verdict when the fetch alone decides it (None: the page answered; read it)."""
+    if outcome is Status.OK:
+        # a 2xx without a document (204 No Content, 205) is "an answer not covered"
+        return Verdict.SERVER_ERROR if code in (204, 205) else None
+    return _FETCH_VERDICTS.get(outcome, Verdict.SERVER_ERROR)

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .items import SitemapEntry, UrlResult
+from .items import BacklinkCheck, SitemapEntry, UrlResult
 from .status import Status
 
 DEFAULT_DB = "data/linkrot.db"
@@ -85,6 +85,89 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, url)
     ) WITHOUT ROWID;
     """,
+    # 2: backlink verification
+    """
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        path TEXT NOT NULL,
+        format TEXT NOT NULL,
+        encoding TEXT,
+        rows INTEGER NOT NULL DEFAULT 0,
+        new INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE import_errors (
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        line INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (import_id, line)
+    ) WITHOUT ROWID;
+    CREATE TABLE backlinks (
+        id INTEGER PRIMARY KEY,
+        source_url TEXT NOT NULL,
+        target_url TEXT NOT NULL,
+        any_target INTEGER NOT NULL DEFAULT 0,
+        target_site TEXT NOT NULL,
+        source_host TEXT NOT NULL,
+        source_domain TEXT NOT NULL,
+        anchor TEXT,
+        source_title TEXT,
+        authority REAL,
+        authority_metric TEXT,
+        first_seen TEXT,
+        last_seen TEXT,
+        nofollow INTEGER,
+        ugc INTEGER,
+        sponsored INTEGER,
+        lost_status TEXT,
+        extra TEXT,
+        source_format TEXT,
+        first_imported_at TEXT NOT NULL,
+        last_imported_at TEXT NOT NULL,
+        UNIQUE (source_url, target_url)
+    );
+    CREATE TABLE backlink_imports (
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        backlink_id INTEGER NOT NULL REFERENCES backlinks(id),
+        line INTEGER,
+        PRIMARY KEY (import_id, backlink_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE backlink_checks (
+        backlink_id INTEGER NOT NULL REFERENCES backlinks(id),
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        status TEXT NOT NULL,
+        reason TEXT,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        final_url TEXT,
+        chain TEXT,
+        hops INTEGER NOT NULL DEFAULT 0,
+        link_found INTEGER NOT NULL,
+        rendered INTEGER NOT NULL DEFAULT 0,
+        linked_url TEXT,
+        anchor_text TEXT,
+        rel TEXT,
+        nofollow INTEGER NOT NULL DEFAULT 0,
+        noindex INTEGER NOT NULL DEFAULT 0,
+        canonical_url TEXT,
+        target_changed INTEGER NOT NULL DEFAULT 0,
+        evidence TEXT,
+        error TEXT,
+        elapsed_ms INTEGER,
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (backlink_id, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX backlink_checks_run ON backlink_checks (run_id);
+    CREATE INDEX backlinks_target_site ON backlinks (target_site);
+    CREATE TABLE check_queue (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        source_url TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 _ERROR_OUTCOMES = ", ".join(f"'{s.value}'" for s in Status if s.is_error)
@@ -134,6 +217,20 @@ _VIEWS: dict[str, str] = {
         )
         AND coalesce(u.found_via, 'sitemap') != 'start'
     """,
+    "backlink_status": """
+        SELECT b.source_url, b.target_url, c.status, c.http_status, c.link_found, c.rendered, c.linked_url,
+               c.anchor_text, c.rel, c.noindex, c.canonical_url, c.target_changed,
+               coalesce(t.http_status, t.outcome) AS target_status, t.final_url AS target_final_url,
+               t.hops AS target_hops, t.is_loop AS target_loop, t.outcome AS target_outcome,
+               c.checked_at, c.reason, c.nofollow, c.outcome, c.final_url, c.hops, c.chain, c.evidence, c.error,
+               b.any_target, b.target_site, b.source_host, b.source_domain, b.anchor AS export_anchor, b.source_title,
+               b.authority, b.authority_metric, b.first_seen, b.last_seen, b.lost_status AS export_lost_status,
+               b.source_format, b.id AS backlink_id, c.run_id
+        FROM backlinks b
+        LEFT JOIN backlink_checks c ON c.backlink_id = b.id
+            AND c.run_id = (SELECT max(run_id) FROM backlink_checks WHERE backlink_id = b.id)
+        LEFT JOIN urls t ON t.run_id = c.run_id AND t.url = b.target_url
+    """,
 }
 
 
@@ -155,6 +252,34 @@ _LINK_SQL = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SITEMAP_SQL = "INSERT OR IGNORE INTO sitemap_urls (run_id, url, sitemap) VALUES (?, ?, ?)"
+_BACKLINK_COLUMNS = (
+    "source_url target_url any_target target_site source_host source_domain anchor source_title authority "
+    "authority_metric first_seen last_seen nofollow ugc sponsored lost_status extra source_format "
+    "first_imported_at last_imported_at"
+).split()
+# a newer export refreshes what the vendor knows; an empty cell never erases a known fact
+_KEEP_FIRST = {"first_seen", "first_imported_at", "target_site", "source_host", "source_domain"}
+_BACKLINK_SQL = (
+    f"INSERT INTO backlinks ({', '.join(_BACKLINK_COLUMNS)}) VALUES ({', '.join('?' * len(_BACKLINK_COLUMNS))}) "
+    "ON CONFLICT (source_url, target_url) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = coalesce({c}, excluded.{c})" if c in _KEEP_FIRST else f"{c} = coalesce(excluded.{c}, {c})"
+        for c in _BACKLINK_COLUMNS
+        if c not in ("source_url", "target_url")
+    )
+)
+_BACKLINK_IMPORT_SQL = (
+    "INSERT OR IGNORE INTO backlink_imports (import_id, backlink_id, line) "
+    "SELECT ?, id, ? FROM backlinks WHERE source_url = ? AND target_url = ?"
+)
+_CHECK_COLUMNS = (
+    "backlink_id run_id status reason outcome http_status final_url chain hops link_found rendered linked_url "
+    "anchor_text rel nofollow noindex canonical_url target_changed evidence error elapsed_ms checked_at"
+).split()
+_CHECK_SQL = (
+    f"INSERT OR REPLACE INTO backlink_checks ({', '.join(_CHECK_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CHECK_COLUMNS))})"
+)
 
 
 class Store:
@@ -226,9 +351,116 @@ class Store:
             self.conn.executemany(_URL_SQL, url_rows)
             self.conn.executemany(_LINK_SQL, link_rows)
 
+    def write_checks(self, run_id: int, checks: Iterable[BacklinkCheck]) -> None:
+        now = utcnow()
+        rows = [
+            (
+                c.backlink_id, run_id, c.status, c.reason, c.outcome, c.http_status, c.final_url,
+                json.dumps(c.chain) if c.chain else None, len(c.chain), int(c.link_found), int(c.rendered),
+                c.linked_url, c.anchor_text, c.rel, int(c.nofollow), int(c.noindex), c.canonical_url,
+                int(c.target_changed), c.evidence, c.error, c.elapsed_ms, now,
+            )
+            for c in checks
+        ]
+        with self.conn:
+            self.conn.executemany(_CHECK_SQL, rows)
+
     def write_sitemap(self, run_id: int, entries: Iterable[SitemapEntry]) -> None:
         with self.conn:
             self.conn.executemany(_SITEMAP_SQL, ((run_id, e.url, e.sitemap) for e in entries))
+
+    # -- backlink imports ---------------------------------------------------------
+
+    def start_import(self, run_id: int | None, path: str, fmt: str, encoding: str | None) -> int:
+        with self.conn:
+            cursor = self.conn.execute(
+                "INSERT INTO imports (run_id, path, format, encoding, imported_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, path, fmt, encoding, utcnow()),
+            )
+        return int(cursor.lastrowid)
+
+    def import_backlinks(self, import_id: int, rows: Iterable[dict[str, Any]]) -> None:
+        """Upsert one batch of backlinks (dicts with the ``backlinks`` columns and ``line``)."""
+        now = utcnow()
+        values = []
+        links = []
+        for row in rows:
+            row = {**row, "first_imported_at": now, "last_imported_at": now}
+            if isinstance(row.get("extra"), dict):
+                row["extra"] = json.dumps(row["extra"], sort_keys=True) if row["extra"] else None
+            values.append(tuple(row.get(c) for c in _BACKLINK_COLUMNS))
+            links.append((import_id, row.get("line"), row["source_url"], row["target_url"]))
+        with self.conn:
+            self.conn.executemany(_BACKLINK_SQL, values)
+            self.conn.executemany(_BACKLINK_IMPORT_SQL, links)
+
+    def import_errors(self, import_id: int, errors: Iterable[tuple[int, str]]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO import_errors (import_id, line, reason) VALUES (?, ?, ?)",
+                ((import_id, line, reason) for line, reason in errors),
+            )
+
+    def finish_import(self, import_id: int, rows: int, new: int, skipped: int) -> None:
+        with self.conn:
+            self.conn.execute(
+                "UPDATE imports SET rows = ?, new = ?, skipped = ? WHERE id = ?", (rows, new, skipped, import_id)
+            )
+
+    def attach_imports(self, run_id: int, import_ids: list[int]) -> None:
+        """Imports happen before the run row exists (a bad file stops the spider first); tie them to it."""
+        with self.conn:
+            self.conn.executemany("UPDATE imports SET run_id = ? WHERE id = ?", ((run_id, i) for i in import_ids))
+
+    def backlink_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM backlinks").fetchone()[0]
+
+    def queue_checks(self, run_id: int, import_ids: list[int] | None = None, site_key: str | None = None) -> int:
+        """Fill the run's check queue: one entry per referring page, hosts taken in turn.
+
+        Pages of one host are spread through the queue (round robin over hosts,
+        in import order), so that a low per-host concurrency never starves the
+        downloader while one big host is being worked through.
+        """
+        where, params = [], []
+        if import_ids:
+            where.append(
+                f"id IN (SELECT backlink_id FROM backlink_imports WHERE import_id IN ({', '.join('?' * len(import_ids))}))"
+            )
+            params += import_ids
+        if site_key:
+            where.append("target_site = ?")
+            params.append(site_key)
+        sql = f"""
+            INSERT OR IGNORE INTO check_queue (run_id, seq, source_url)
+            SELECT ?, row_number() OVER (ORDER BY rn, first_id), source_url FROM (
+                SELECT source_url, first_id,
+                       row_number() OVER (PARTITION BY source_host ORDER BY first_id) AS rn
+                FROM (SELECT source_url, source_host, min(id) AS first_id FROM backlinks
+                      WHERE {' AND '.join(where) or '1'} GROUP BY source_url)
+            )
+        """
+        with self.conn:
+            self.conn.execute(sql, [run_id, *params])
+        return self.conn.execute("SELECT count(*) FROM check_queue WHERE run_id = ?", (run_id,)).fetchone()[0]
+
+    def queued_pages(self, run_id: int, after: int, limit: int) -> list[tuple[int, str, list[tuple[int, str, int]]]]:
+        """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks)."""
+        rows = self.conn.execute(
+            """
+            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target
+            FROM (SELECT seq, source_url FROM check_queue WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) q
+            JOIN backlinks b ON b.source_url = q.source_url
+            ORDER BY q.seq, b.id
+            """,
+            (run_id, after, limit),
+        ).fetchall()
+        pages: list[tuple[int, str, list[tuple[int, str, int]]]] = []
+        for seq, source, backlink_id, target, any_target in rows:
+            if not pages or pages[-1][0] != seq:
+                pages.append((seq, source, []))
+            pages[-1][2].append((backlink_id, target, any_target))
+        return pages
 
     # -- reading ------------------------------------------------------------------
 

@@ -11,12 +11,17 @@ the style of Scrapy's mock server:
 - ``/endless?n=1`` redirects to ``/endless?n=2``, and so on for ever;
 - ``/generated?n=1`` is a page linking to ``?n=2`` and ``?n=3``: an endless site.
 
+A route of ``_routes.json`` (key ``host/path`` or ``/path``) has ``status``,
+``redirect``, ``headers``, ``content_type``, and ``body`` or ``file`` (a file
+under the root, sent as its bytes); ``"gzip": true`` compresses the answer.
+
 ``{{port}}`` and ``{{origin}}`` in served HTML/XML/text are replaced with the
 server's port and origin, so static pages can hold absolute links.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import mimetypes
 import threading
@@ -84,7 +89,13 @@ class SiteHandler(BaseHTTPRequestHandler):
         if "redirect" in route:
             headers["Location"] = route["redirect"].replace("{{port}}", str(self.server.port))
         status = int(route.get("status", 301 if "redirect" in route else 200))
-        body = route.get("body", "").replace("{{port}}", str(self.server.port)).encode()
+        if "file" in route:  # bytes as they are: pages in other charsets
+            body = self.server.render(self.server.root / route["file"])
+        else:
+            body = route.get("body", "").replace("{{port}}", str(self.server.port)).encode()
+        if route.get("gzip"):
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
         self.send(status, body, route.get("content_type", "text/html; charset=utf-8"), head, headers)
 
     def send(self, status: int, body: bytes, ctype: str, head: bool, headers: dict | None = None) -> None:

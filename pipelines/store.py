@@ -8,7 +8,7 @@ from typing import Any
 from scrapy import signals
 from twisted.internet import task
 
-from linkrot.items import SitemapEntry, UrlResult
+from linkrot.items import BacklinkCheck, SitemapEntry, UrlResult
 from linkrot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class StorePipeline:
         self.interval = settings.getfloat("LINKROT_FLUSH_INTERVAL")
         self.results: list[UrlResult] = []
         self.sitemap: list[SitemapEntry] = []
+        self.checks: list[BacklinkCheck] = []
         self.store: Store | None = None
         self.run_id: int | None = None
         self._flusher: task.LoopingCall | None = None
@@ -54,11 +55,13 @@ class StorePipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, UrlResult):
             self.results.append(item)
+        elif isinstance(item, BacklinkCheck):
+            self.checks.append(item)
         elif isinstance(item, SitemapEntry):
             self.sitemap.append(item)
         else:
             return item
-        if len(self.results) + len(self.sitemap) >= self.batch_size:
+        if len(self.results) + len(self.sitemap) + len(self.checks) >= self.batch_size:
             self.flush()
         return item
 
@@ -67,6 +70,9 @@ class StorePipeline:
             return
         results, self.results = self.results, []
         sitemap, self.sitemap = self.sitemap, []
+        checks, self.checks = self.checks, []
+        if checks:
+            self.store.write_checks(self.run_id, checks)
         if results:
             self.store.write_results(self.run_id, results)
         if sitemap:
@@ -78,7 +84,9 @@ class StorePipeline:
         self.flush()
         if self.store is not None and self.run_id is not None:
             stats = self.crawler.stats
-            for view in ("broken_links", "redirect_chains", "soft_404s", "orphans"):
+            views = ("backlink_status",) if self.crawler.spider.name == "backlinks" else (
+                "broken_links", "redirect_chains", "soft_404s", "orphans")
+            for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
 
     def spider_closed(self, spider: Any, reason: str) -> None:

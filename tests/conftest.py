@@ -75,3 +75,27 @@ def crawl(db_path: Path, url: str, *args: str, spider: str = "site", **settings:
 def demo_crawl(demo_server, tmp_path_factory) -> Crawl:
     """One crawl of the bundled demo site, shared by the tests that read its views."""
     return crawl(tmp_path_factory.mktemp("demo") / "linkrot.db", f"{demo_server.origin}/")
+
+
+BACKLINKS_WEB = Path(__file__).resolve().parent / "web"
+
+
+@pytest.fixture(scope="session")
+def backlinks_web():
+    """The referring pages of the backlink tests and our own site (``www.ours.test``), all ``*.test`` hosts."""
+    with SiteServer(BACKLINKS_WEB) as server:
+        yield server
+
+
+def check_backlinks(db_path: Path, *args: str, **settings: Any) -> Crawl:
+    """Run ``scrapy crawl backlinks`` with ``-a`` arguments and open its database."""
+    command = ["crawl", "backlinks", "-s", f"LINKROT_DB={db_path}", "-s", "LINKROT_PROGRESS_INTERVAL=0"]
+    for arg in args:
+        command += ["-a", arg]
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    proc = run_scrapy(command, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    db = sqlite_utils.Database(db_path)
+    run = list(db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))[0]
+    return Crawl(db, json.loads(run["stats"]), run, proc.stderr)

@@ -14,7 +14,7 @@ from linkrot import settings
 def test_spiders_load_from_the_installed_package_outside_the_repo(tmp_path):
     proc = run_scrapy(["list"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["site"]
+    assert proc.stdout.split() == ["backlinks", "site"]
 
 
 def test_settings_packages_and_pyproject_agree():

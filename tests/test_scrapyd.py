@@ -73,7 +73,7 @@ def test_deploy_schedule_and_read_rows(scrapyd, demo_server, tmp_path):
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert '"status": "ok"' in deploy.stdout, deploy.stdout
-    assert _call(scrapyd, "listspiders.json?project=linkrot")["spiders"] == ["site"]
+    assert _call(scrapyd, "listspiders.json?project=linkrot")["spiders"] == ["backlinks", "site"]
 
     db = tmp_path / "scheduled.db"
     job = _call(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from linkrot.items import Link, SitemapEntry, UrlResult
-from linkrot.store import Store
+from linkrot.store import _MIGRATIONS, Store
 
 SITE = "https://www.example.com/"
 
@@ -66,4 +66,4 @@ def test_reopen_keeps_data_and_schema_version(tmp_path):
     assert again.count("pages") == 3
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)

@@ -1,0 +1,68 @@
+"""Downloader middleware: honour ``429 Too Many Requests`` and its ``Retry-After``.
+
+Scrapy's RetryMiddleware retries a 429 at once, which is what the server asked
+us not to do.  This middleware waits what ``Retry-After`` says (seconds or an
+HTTP date; ``LINKROT_RETRY_AFTER_DEFAULT`` when absent), capped at
+``LINKROT_RETRY_AFTER_MAX``, then asks again, ``LINKROT_RETRY_AFTER_TIMES``
+times at most.  A host that keeps answering 429 is then data (``rate_limited``).
+While it waits the request holds its slot, so the host sees no other request
+of ours in that slot: that is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+
+def retry_after_seconds(value: bytes | str | None, default: float, now: datetime | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP date)."""
+    if value is None:
+        return default
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfterMiddleware:
+    def __init__(self, crawler: Any) -> None:
+        settings = crawler.settings
+        self.stats = crawler.stats
+        self.times = settings.getint("LINKROT_RETRY_AFTER_TIMES")
+        self.default = settings.getfloat("LINKROT_RETRY_AFTER_DEFAULT")
+        self.maximum = settings.getfloat("LINKROT_RETRY_AFTER_MAX")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RetryAfterMiddleware:
+        return cls(crawler)
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status != 429 or request.meta.get("linkrot_no_retry_after"):
+            return response
+        tries = request.meta.get("linkrot_retry_after", 0)
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"), self.default)
+        if tries >= self.times or wait > self.maximum:
+            self.stats.inc_value("linkrot/retry_after/gave_up")
+            return response
+        self.stats.inc_value("linkrot/retry_after/waited")
+        logger.info("linkrot: %s answered 429; asking again in %.1f s", request.url, wait)
+        await asyncio.sleep(wait)
+        retry = request.replace(dont_filter=True)
+        retry.meta["linkrot_retry_after"] = tries + 1
+        return retry

@@ -1,0 +1,71 @@
+"""Rendering with system Chromium through scrapy-playwright, only for pages that need it.
+
+Playwright cannot download its own browsers here (nor on many users' servers),
+so linkrot launches Debian's Chromium (``LINKROT_CHROMIUM`` to choose another)
+with flags that keep it from calling home, and maps ``LINKROT_RESOLVE`` hosts
+with ``--host-resolver-rules``.  Images, fonts and media are never fetched: a
+link check needs the DOM, not the pixels.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .resolver import HostMap
+
+#: tried in this order when LINKROT_CHROMIUM is empty; the first skips Debian's wrapper script
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--mute-audio",
+)
+_ABORTED_TYPES = frozenset({"image", "font", "media"})
+
+
+def find_chromium(configured: str | None) -> str | None:
+    """The Chromium executable to launch (None: let Playwright use its own, if installed)."""
+    if configured:
+        path = shutil.which(configured) or configured
+        if not Path(path).is_file():
+            raise ConfigError(f"LINKROT_CHROMIUM: no executable at {configured!r}")
+        return path
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def launch_options(chromium: str | None, hostmap: HostMap) -> dict[str, Any]:
+    """``PLAYWRIGHT_LAUNCH_OPTIONS`` for a headless system Chromium."""
+    args = list(CHROMIUM_FLAGS)
+    if hostmap:
+        args.append(f"--host-resolver-rules={hostmap.chromium_host_rules()}")
+    options: dict[str, Any] = {"headless": True, "args": args}
+    if chromium:
+        options["executable_path"] = chromium
+    return options
+
+
+def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: skip what cannot change the page's links."""
+    return request.resource_type in _ABORTED_TYPES
+
+
+async def settle(page: Any, wait_seconds: float) -> None:
+    """After ``load``, give scripts until the network is idle, but never more than ``wait_seconds``."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        await page.wait_for_load_state("networkidle", timeout=wait_seconds * 1000)
+    except PlaywrightError:  # a page that polls for ever: read what it has built by now
+        pass

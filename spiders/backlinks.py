@@ -1,0 +1,290 @@
+"""``scrapy crawl backlinks -a file=export.csv``: is each backlink still on its referring page?
+
+Imports the exports (format sniffed from the header) into the ``backlinks``
+table, then fetches every referring page once, following its redirects hop by
+hop, and judges each backlink on it (``linkrot.verify``).  Only a page whose
+static HTML lacks the link and which has scripts is fetched again through
+Chromium.  Each distinct target URL of ours is fetched once too.  Thin glue:
+matching, verdicts, imports and storage live in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse
+
+from linkrot import status as st
+from linkrot.backlinks_import import import_files
+from linkrot.config import BacklinksConfig
+from linkrot.extract import Page, parse_html, robots_flags
+from linkrot.items import BacklinkCheck, UrlResult
+from linkrot.matching import find_link
+from linkrot.redirects import next_step, summarize
+from linkrot.render import abort_request, find_chromium, launch_options, settle
+from linkrot.resolver import HostMap
+from linkrot.status import Status
+from linkrot.store import Store
+from linkrot.urls import absolute_url
+from linkrot.verify import judge
+
+logger = logging.getLogger(__name__)
+
+_BASE_META = {"dont_redirect": True, "handle_httpstatus_all": True, "dont_merge_cookies": True}
+_QUEUE_BATCH = 500
+
+
+class BacklinksSpider(Spider):
+    name = "backlinks"
+
+    config: BacklinksConfig
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        # referring pages sit on many hosts: many requests in flight, few per host
+        settings.set("CONCURRENT_REQUESTS", settings.getint("LINKROT_BACKLINKS_CONCURRENCY"), priority="spider")
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.getint("LINKROT_BACKLINKS_PER_HOST"), priority="spider")
+        settings.set("SCHEDULER_PRIORITY_QUEUE", "scrapy.pqueues.DownloaderAwarePriorityQueue", priority="spider")
+        if str(settings.get("LINKROT_RENDER") or "auto").lower() == "never":
+            return
+        handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
+        options = launch_options(find_chromium(settings.get("LINKROT_CHROMIUM")), HostMap.parse(settings.get("LINKROT_RESOLVE")))
+        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
+        settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
+        settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, priority="spider")
+        settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("LINKROT_RENDER_PAGES"), priority="spider")
+        settings.set("PLAYWRIGHT_ABORT_REQUEST", abort_request, priority="spider")
+        settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", settings.getfloat("DOWNLOAD_TIMEOUT") * 1000, priority="spider")
+        # the browser's memory counts in MEMUSAGE_* (scrapy-playwright's extension adds Chromium's processes)
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        extensions.update({"scrapy.extensions.memusage.MemoryUsage": None,
+                           "scrapy_playwright.memusage.ScrapyPlaywrightMemoryUsageExtension": 0})
+        settings.set("EXTENSIONS", extensions, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = config = BacklinksConfig.from_settings(crawler.settings, kwargs)
+        spider.run_args = dict(kwargs)
+        spider.site = config.site
+        # import before the run starts: a file linkrot cannot read stops here, with its name and why
+        store = Store(crawler.settings.get("LINKROT_DB"))
+        try:
+            spider.import_ids, spider.import_counts = import_files(store, config.files, site=config.site)
+            if not store.backlink_count():
+                from linkrot.errors import ConfigError
+
+                raise ConfigError("no backlinks to check: import an export with -a file=PATH")
+        finally:
+            store.close()
+        spider.targets_seen: set[str] = set()
+        return spider
+
+    # -- start: stream the queue, never the whole list into the scheduler -------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        store = Store(self.settings.get("LINKROT_DB"))
+        try:
+            store.attach_imports(self.run_id, self.import_ids)
+            for key, value in self.import_counts.items():
+                self.crawler.stats.set_value(f"linkrot/import/{key}", value)
+            site_key = None
+            if self.config.site and not self.import_ids:
+                from linkrot.matching import site_key as key_of
+
+                site_key = key_of(self.config.site)
+            queued = store.queue_checks(self.run_id, self.import_ids or None, site_key)
+            self.crawler.stats.set_value("linkrot/backlinks/pages_queued", queued)
+            logger.info("linkrot: checking the backlinks of %d referring pages", queued)
+            after = 0
+            engine = self.crawler.engine
+            while True:
+                pages = store.queued_pages(self.run_id, after, _QUEUE_BATCH)
+                if not pages:
+                    break
+                for seq, source_url, backlinks in pages:
+                    after = seq
+                    for _, target, _ in backlinks:
+                        if target not in self.targets_seen:
+                            self.targets_seen.add(target)
+                            yield self.fetch(target, kind="target", chain=[])
+                    while engine.needs_backout():
+                        await asyncio.sleep(0.02)
+                    yield self.fetch(source_url, kind="page", chain=[], backlinks=backlinks)
+        finally:
+            store.close()
+
+    def fetch(self, url: str, *, kind: str, chain: list[dict], backlinks: Any = None, origin: str | None = None,
+              method: str = "GET") -> Request:
+        meta = {**_BASE_META, "linkrot_kind": kind, "linkrot_chain": chain, "linkrot_origin": origin or url}
+        if backlinks is not None:
+            meta["linkrot_backlinks"] = backlinks
+        if kind == "target":
+            meta["dont_obey_robotstxt"] = True  # our own URL: a status check, not crawling
+        return Request(url, method=method, callback=self.on_response, errback=self.on_error, meta=meta,
+                       dont_filter=True, priority=len(chain))
+
+    # -- responses ------------------------------------------------------------------
+
+    def on_response(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        chain: list[dict] = meta["linkrot_chain"]
+        code = response.status
+        location = response.headers.get(b"Location")
+        if 300 <= code < 400 and location:
+            raw = location.decode("latin-1")
+            yield from self.follow(response, [*chain, {"url": response.url, "status": code, "location": raw}], raw)
+            return
+        page = None
+        if 200 <= code < 300 and isinstance(response, TextResponse):
+            page = parse_html(response.body, response.encoding)
+            if page.refresh_url:
+                target = absolute_url(response.url, page.refresh_url)
+                if target and target != response.url:
+                    hop = {"url": response.url, "status": code, "location": page.refresh_url, "via": "meta_refresh"}
+                    yield from self.follow(response, [*chain, hop], page.refresh_url)
+                    return
+        outcome = st.from_http(code)
+        if meta["linkrot_kind"] == "target":
+            yield self.target_result(meta, chain, outcome, response.url, code)
+        else:
+            yield from self.judge_page(meta, chain, outcome, response, page)
+
+    def follow(self, response: Response, chain: list[dict], location: str) -> Iterator[Any]:
+        meta = response.meta
+        step = next_step(chain, response.url, location, self.config.max_hops)
+        if step.next_url is None:
+            outcome = step.outcome or Status.INVALID_RESPONSE
+            if meta["linkrot_kind"] == "target":
+                yield self.target_result(meta, chain, outcome, response.url, None)
+            else:
+                yield from self.checks(meta, chain, outcome, code=None, final_url=response.url)
+            return
+        method = "GET" if response.status == 303 else response.request.method
+        yield self.fetch(step.next_url, kind=meta["linkrot_kind"], chain=chain, backlinks=meta.get("linkrot_backlinks"),
+                         origin=meta["linkrot_origin"], method=method)
+
+    def on_error(self, failure: Any) -> Iterator[Any]:
+        request = failure.request
+        meta = request.meta
+        outcome = st.from_failure(failure)
+        error = f"{type(failure.value).__name__}: {failure.value}"[:500]
+        if meta["linkrot_kind"] == "render":
+            # the browser failed: the static reading stands, with the reason noted
+            logger.info("linkrot: rendering %s failed: %s", request.url, error)
+            self.crawler.stats.inc_value("linkrot/render/failed")
+            yield from self.checks(meta, meta["linkrot_chain"], Status.OK, code=meta["linkrot_code"],
+                                   final_url=meta["linkrot_final"], page=meta["linkrot_static_page"],
+                                   headers=meta["linkrot_headers"], error=f"render failed: {error}")
+            return
+        if meta["linkrot_kind"] == "target":
+            yield self.target_result(meta, meta["linkrot_chain"], outcome, request.url, None, error)
+            return
+        yield from self.checks(meta, meta["linkrot_chain"], outcome, code=None, final_url=request.url, error=error)
+
+    # -- our side of the link ----------------------------------------------------------
+
+    def target_result(self, meta: dict, chain: list[dict], outcome: Status, final_url: str, code: int | None,
+                      error: str | None = None) -> UrlResult:
+        origin = meta["linkrot_origin"]
+        self.crawler.stats.inc_value(f"linkrot/target/{outcome.value}")
+        return UrlResult(
+            url=origin, outcome=outcome.value, is_internal=True, http_status=code, final_url=final_url,
+            found_via="backlink", chain=chain, error=error, **summarize(origin, chain, final_url, outcome),
+        )
+
+    # -- the referring page --------------------------------------------------------------
+
+    def judge_page(self, meta: dict, chain: list[dict], outcome: Status, response: Response,
+                   page: Page | None) -> Iterator[Any]:
+        headers = {"x_robots_tag": ", ".join(v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag"))}
+        if outcome is Status.OK and page is not None and self.needs_render(meta["linkrot_backlinks"], response.url, page):
+            yield self.render_request(meta, chain, response, page, headers)
+            return
+        yield from self.checks(meta, chain, outcome, code=response.status, final_url=response.url, page=page,
+                               headers=headers, latency=response.meta.get("download_latency"))
+
+    def needs_render(self, backlinks: list, url: str, page: Page) -> bool:
+        mode = self.config.render
+        if mode == "never":
+            return False
+        if mode == "always":
+            return True
+        if not page.has_scripts:
+            return False
+        nofollow = robots_flags(page.meta_robots)[1]
+        return any(
+            find_link(page, url, target, any_url_of_site=bool(any_target), page_nofollow=nofollow) is None
+            for _, target, any_target in backlinks
+        )
+
+    def render_request(self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict) -> Request:
+        from scrapy_playwright.page import PageMethod
+
+        self.crawler.stats.inc_value("linkrot/render/requested")
+        render_meta = {
+            **meta,
+            "linkrot_kind": "render",
+            "linkrot_static_page": page,
+            "linkrot_code": response.status,
+            "linkrot_final": response.url,
+            "linkrot_headers": headers,
+            "playwright": True,
+            "playwright_page_goto_kwargs": {"wait_until": "load"},
+            "playwright_page_methods": [PageMethod(settle, self.config.render_wait)],
+            "dont_obey_robotstxt": True,  # the static fetch already asked robots.txt
+        }
+        for key in ("download_latency", "download_slot", "download_timeout", "depth", "retry_times"):
+            render_meta.pop(key, None)
+        return Request(response.url, callback=self.on_rendered, errback=self.on_error, meta=render_meta,
+                       dont_filter=True, priority=10)
+
+    def on_rendered(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        self.crawler.stats.inc_value("linkrot/render/done")
+        page = parse_html(response.body, response.encoding) if isinstance(response, TextResponse) else Page()
+        yield from self.checks(meta, meta["linkrot_chain"], Status.OK, code=meta["linkrot_code"],
+                               final_url=meta["linkrot_final"], page=page,
+                               headers=meta["linkrot_headers"], rendered=True)
+
+    def checks(self, meta: dict, chain: list[dict], outcome: Status, *, code: int | None, final_url: str | None,
+               page: Page | None = None, headers: dict | None = None, rendered: bool = False,
+               error: str | None = None, latency: float | None = None) -> Iterator[BacklinkCheck]:
+        """One check per backlink of the page, from what the page (static or rendered) holds."""
+        source = meta["linkrot_origin"]
+        x_robots = (headers or {}).get("x_robots_tag") or None
+        noindex = nofollow = False
+        canonical = None
+        noindex_via = "meta robots"
+        if page is not None:
+            noindex, nofollow = robots_flags(page.meta_robots, x_robots)
+            if noindex and not robots_flags(page.meta_robots)[0]:
+                noindex_via = "X-Robots-Tag"
+            base = absolute_url(final_url or source, page.base_href) if page.base_href else None
+            if page.canonical:
+                canonical = absolute_url(base or final_url or source, page.canonical)
+        for backlink_id, target, any_target in meta["linkrot_backlinks"]:
+            match = None
+            if page is not None and outcome is Status.OK:
+                match = find_link(page, final_url or source, target, any_url_of_site=bool(any_target),
+                                  page_nofollow=nofollow)
+            verdict = judge(source_url=source, final_url=final_url, outcome=outcome, code=code, noindex=noindex,
+                            noindex_via=noindex_via, canonical_url=canonical, match=match, rendered=rendered,
+                            target_url=target)
+            self.crawler.stats.inc_value(f"linkrot/backlink/{verdict.verdict.value}")
+            yield BacklinkCheck(
+                backlink_id=backlink_id, status=verdict.verdict.value, reason=verdict.reason, outcome=outcome.value,
+                http_status=code, final_url=final_url, chain=chain, link_found=match is not None, rendered=rendered,
+                linked_url=match.linked_url if match else None, anchor_text=match.anchor_text if match else None,
+                rel=match.rel if match else None, nofollow=bool(match and match.nofollow), noindex=noindex,
+                canonical_url=canonical, target_changed=bool(match and match.target_changed),
+                evidence=match.evidence if match else None, error=error,
+                elapsed_ms=int(latency * 1000) if latency is not None else None,
+            )
+

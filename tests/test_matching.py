@@ -1,0 +1,119 @@
+"""Link matching (golden files: ``tests/golden/<case>/page.html + url.txt + expected.json``) and verdicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from linkrot.extract import parse_html
+from linkrot.matching import find_link, link_key, same_page, site_key
+from linkrot.middlewares import retry_after_seconds
+from linkrot.status import Status, Verdict
+from linkrot.verify import judge
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_link_matching(case):
+    folder = GOLDEN / case
+    expected = json.loads((folder / "expected.json").read_text())
+    page = parse_html((folder / "page.html").read_bytes(), "utf-8")
+    match = find_link(page, (folder / "url.txt").read_text().strip(), expected.pop("target"))
+    assert (match is not None) == expected.pop("found")
+    for name, value in expected.items():
+        assert getattr(match, name) == value, name
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("https://www.ours.test/a/", "http://WWW.ours.test/a", True),
+        ("https://www.ours.test:443/a#x", "https://www.ours.test/a", True),
+        ("https://www.ours.test/a", "https://www.ours.test/A", False),  # paths are case-sensitive
+        ("https://www.ours.test/a?x=1", "https://www.ours.test/a", False),
+        ("https://www.ours.test/a", "https://ours.test/a", False),  # another host: target_changed at most
+        ("https://www.ours.test:8080/a", "https://www.ours.test/a", False),
+    ],
+)
+def test_same_page(a, b, same):
+    assert same_page(a, b) is same
+
+
+def test_keys():
+    assert link_key("mailto:x@y.z") is None
+    assert site_key("https://WWW.Ours.test:8080/x") == "ours.test"
+    assert site_key("https://blog.ours.test/") == "blog.ours.test"
+
+
+def test_page_level_nofollow_makes_every_link_nofollow():
+    page = parse_html(b'<a href="https://www.ours.test/x">x</a>', "utf-8")
+    assert find_link(page, "https://ref.test/", "https://www.ours.test/x", page_nofollow=True).nofollow
+
+
+@pytest.mark.parametrize(
+    "outcome, code, verdict",
+    [
+        (Status.DNS_ERROR, None, Verdict.DOMAIN_GONE),
+        (Status.CONNECTION_REFUSED, None, Verdict.DOMAIN_GONE),
+        (Status.BLOCKED, None, Verdict.BLOCKED),
+        (Status.CLIENT_ERROR, 403, Verdict.BLOCKED),
+        (Status.RATE_LIMITED, 429, Verdict.BLOCKED),
+        (Status.SERVER_ERROR, 502, Verdict.SERVER_ERROR),
+        (Status.TIMEOUT, None, Verdict.SERVER_ERROR),
+        (Status.TLS_ERROR, None, Verdict.SERVER_ERROR),
+        (Status.TOO_LARGE, None, Verdict.SERVER_ERROR),
+        (Status.INVALID_RESPONSE, 302, Verdict.SERVER_ERROR),  # a 3xx without Location
+        (Status.OK, 204, Verdict.SERVER_ERROR),
+        (Status.NOT_FOUND, 410, Verdict.NOT_FOUND),
+        (Status.REDIRECT_LOOP, None, Verdict.NOT_FOUND),
+        (Status.TOO_MANY_REDIRECTS, None, Verdict.NOT_FOUND),
+        (Status.OK, 200, Verdict.LINK_REMOVED),
+    ],
+)
+def test_fetch_outcomes_map_to_verdicts(outcome, code, verdict):
+    result = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=outcome, code=code)
+    assert result.verdict is verdict and result.reason
+
+
+def _match(nofollow=False):
+    page = parse_html(f'<a href="https://www.ours.test/x" {"rel=nofollow" if nofollow else ""}>x</a>'.encode())
+    return find_link(page, "https://ref.test/p", "https://www.ours.test/x")
+
+
+@pytest.mark.parametrize(
+    "kwargs, verdict",
+    [
+        ({"final_url": "https://ref.test/elsewhere", "noindex": True}, Verdict.REDIRECTED),  # redirect first
+        ({"final_url": "https://ref.test/p/", "noindex": True}, Verdict.NOINDEX),  # a slash is no redirect
+        ({"canonical_url": "https://ref.test/other", "match": _match(nofollow=True)}, Verdict.NOT_CANONICAL),
+        ({"canonical_url": "http://ref.test/p/", "match": _match(nofollow=True)}, Verdict.NOFOLLOW),
+        ({"match": _match()}, Verdict.LIVE),
+        ({}, Verdict.LINK_REMOVED),
+    ],
+)
+def test_precedence_of_page_verdicts(kwargs, verdict):
+    args = {"source_url": "https://ref.test/p", "final_url": "https://ref.test/p", "outcome": Status.OK, "code": 200}
+    assert judge(**{**args, **kwargs}).verdict is verdict
+
+
+def test_reason_says_why():
+    gone = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=Status.DNS_ERROR, code=None)
+    assert gone.reason == "the host name ref.test does not resolve"
+    removed = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=Status.OK, code=200,
+                    rendered=True, target_url="https://www.ours.test/x")
+    assert removed.reason == "no link to https://www.ours.test/x or its site on the page (after rendering with Chromium)"
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [(b"7", 7.0), (None, 5.0), (b"soon", 5.0), ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0)],
+)
+def test_retry_after(value, seconds):
+    from datetime import datetime, timezone
+
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(value, 5.0, now=now) == seconds
