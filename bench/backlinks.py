@@ -23,7 +23,7 @@ from pathlib import Path
 
 import genlinks
 import nginx
-from measure import measure
+from measure import Proc, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -33,13 +33,14 @@ VERDICTS = ("live", "nofollow", "link_removed", "not_found", "redirected", "noin
             "blocked", "server_error", "domain_gone")
 
 
-def process_group(name: str) -> str:
-    """Chromium's processes (browser, zygotes, renderers, crashpad) are named chrom…; Playwright's driver is node."""
-    if name.startswith("chrom"):
+def process_group(p: Proc) -> str:
+    """chromium (browser, zygotes, renderers, utilities), playwright (its node driver), or the process's name."""
+    exe = os.path.basename(p.exe)
+    if exe.startswith("chrom") or p.name.startswith("chrom"):
         return "chromium"
-    if name == "node":
-        return "node"
-    return "python"
+    if (exe == "node" and "playwright" in p.exe) or p.name.startswith("node"):
+        return "playwright"
+    return p.name
 
 
 def ensure_links(pages: int, hosts: int, port: int, js_share: float) -> tuple[Path, dict]:
@@ -161,7 +162,7 @@ def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason:
         "checked": f"{s['checked']}/{s['backlinks']}",
         "checks/s": f"{s['checked'] / m.wall:.1f}" if m.wall else "-",
         "wall s": f"{m.wall:.1f}",
-        "cpu s": f"{m.cpu:.1f}",
+        "cpu s": f"{sum(m.cpu_by_name.values()):.1f}",
         "peak RSS MiB": f"{m.peak_rss / mib:.0f}",
         "chromium MiB": f"{m.peak_rss_by_name.get('chromium', 0) / mib:.0f}",
         "rendered": f"{s['rendered']} ({rendered_share})",
@@ -172,7 +173,8 @@ def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason:
     lines.append("peak RSS MiB by process group (each group's own peak): " + ", ".join(
         f"{k} {v / mib:.0f}" for k, v in sorted(m.peak_rss_by_name.items())))
     lines.append("cpu s by process group (read from /proc): " + ", ".join(
-        f"{k} {v:.1f}" for k, v in sorted(m.cpu_by_name.items())))
+        f"{k} {v:.1f}" for k, v in sorted(m.cpu_by_name.items()))
+        + f"; the crawl's rusage (itself and the children it reaped): {m.cpu:.1f}")
     lines.append(f"render stats: requested {stats.get('linkrot/render/requested', 0)}, "
                  f"done {stats.get('linkrot/render/done', 0)}, failed {stats.get('linkrot/render/failed', 0)}; "
                  f"log ERROR lines {stats.get('log_count/ERROR', 0)}")

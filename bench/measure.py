@@ -20,6 +20,7 @@ from pathlib import Path
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POLL = 0.05
+LINGER = 5.0  # seconds to wait for descendants still running when the process exits
 
 
 @dataclass
@@ -29,10 +30,10 @@ class Measure:
     cpu: float = 0.0  # user + system of the process and the descendants it waited for
     peak_rss: int = 0  # bytes, summed over the process tree
     timed_out: bool = False
-    # per group of processes (by default their name, the kernel's comm: "scrapy", "node", "chromium", ...):
+    # per group of processes (by default their name, the kernel's comm: "scrapy", "chromium", ...):
     peak_rss_by_name: dict[str, int] = field(default_factory=dict)  # largest sum of RSS of the group's processes
     cpu_by_name: dict[str, float] = field(default_factory=dict)  # user + system as last read from /proc, summed
-    leftover: list[int] = field(default_factory=list)  # descendants still alive when the process exited
+    leftover: list[int] = field(default_factory=list)  # descendants still alive LINGER s after it exited
 
 
 @dataclass(slots=True)
@@ -41,6 +42,7 @@ class Proc:
     name: str
     rss: int  # bytes
     cpu: float  # user + system seconds so far
+    exe: str = ""  # the executable's path (only read for the processes of a tree)
 
 
 def processes() -> tuple[dict[int, list[int]], dict[int, Proc]]:
@@ -71,6 +73,10 @@ def tree(root: int) -> list[Proc]:
     while stack:
         pid = stack.pop()
         if pid in procs:
+            try:
+                procs[pid].exe = os.readlink(f"/proc/{pid}/exe")
+            except OSError:
+                pass
             out.append(procs[pid])
         stack.extend(children.get(pid, ()))
     return out
@@ -82,14 +88,14 @@ def tree_rss(root: int) -> int:
 
 
 def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float, env: dict | None = None,
-            group: Callable[[str], str] = str) -> Measure:
-    """Run ``cmd`` to completion (or ``timeout``) and measure it; ``group`` maps a process name to its group.
+            group: Callable[[Proc], str] = lambda p: p.name) -> Measure:
+    """Run ``cmd`` to completion (or ``timeout``) and measure it; ``group`` names a process's group.
 
     The CPU time per group is read from ``/proc`` while the processes live, so a
     process loses up to :data:`POLL` s of CPU time between its last read and its end.
     """
     m = Measure()
-    cpu_seen: dict[int, tuple[str, float]] = {}  # pid -> (name, CPU seconds at the last read)
+    cpu_seen: dict[int, tuple[str, str, float]] = {}  # pid -> (name, group, CPU seconds at the last read)
     with open(stdout, "wb") as out, open(log, "wb") as err:
         start = time.monotonic()
         process = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, start_new_session=True, env=env)
@@ -105,9 +111,9 @@ def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float, 
             m.peak_rss = max(m.peak_rss, sum(p.rss for p in procs))
             by_name: dict[str, int] = {}
             for p in procs:
-                name = group(p.name)
+                name = group(p)
                 by_name[name] = by_name.get(name, 0) + p.rss
-                cpu_seen[p.pid] = (p.name, p.cpu)
+                cpu_seen[p.pid] = (p.name, name, p.cpu)
             for name, rss in by_name.items():
                 m.peak_rss_by_name[name] = max(m.peak_rss_by_name.get(name, 0), rss)
             if m.wall > timeout and not m.timed_out:
@@ -119,8 +125,20 @@ def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float, 
                     except OSError:
                         pass
             time.sleep(POLL)
-    for name, cpu in cpu_seen.values():
-        m.cpu_by_name[group(name)] = m.cpu_by_name.get(group(name), 0.0) + cpu
-    alive = processes()[1]
-    m.leftover = sorted(p for p, (name, _) in cpu_seen.items() if p != process.pid and p in alive and alive[p].name == name)
+    # descendants that outlive the process (Chromium shutting down, in a session of its own) are read
+    # until they end, for their CPU time; those alive after LINGER s are reported
+    deadline = time.monotonic() + LINGER
+    while True:
+        alive = processes()[1]
+        left = [pid for pid, (name, _, _) in cpu_seen.items()
+                if pid != process.pid and pid in alive and alive[pid].name == name]
+        for pid in left:
+            name, grp, _ = cpu_seen[pid]
+            cpu_seen[pid] = (name, grp, alive[pid].cpu)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(POLL)
+    m.leftover = sorted(left)
+    for _, grp, cpu in cpu_seen.values():
+        m.cpu_by_name[grp] = m.cpu_by_name.get(grp, 0.0) + cpu
     return m

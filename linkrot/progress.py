@@ -37,19 +37,36 @@ class Progress:
         self._loop.start(self.interval, now=False)
 
     def line(self) -> str:
+        if self.crawler.spider is not None and self.crawler.spider.name == "backlinks":
+            return self.backlinks_line()
         stats = self.crawler.stats
-        now = time.monotonic()
         done = stats.get_value("linkrot/pages", 0) + stats.get_value("linkrot/external", 0)
-        then, before = self.last
-        self.last = (now, done)
-        rate = (done - before) / max(now - then, 1e-9)
-        overall = done / max(now - self.started, 1e-9)
+        rate, overall = self.rates(done)
         engine = self.crawler.engine
         pending = len(engine.downloader.active) if engine and engine.downloader else 0
         return (
             f"{stats.get_value('linkrot/pages', 0)} pages, {stats.get_value('linkrot/external', 0)} external "
             f"({rate:.0f}/s now, {overall:.0f}/s overall), {stats.get_value('linkrot/broken', 0)} broken, "
             f"{stats.get_value('linkrot/chains', 0)} redirecting, {pending} in flight"
+        )
+
+    def rates(self, done: int) -> tuple[float, float]:
+        now = time.monotonic()
+        then, before = self.last
+        self.last = (now, done)
+        return (done - before) / max(now - then, 1e-9), done / max(now - self.started, 1e-9)
+
+    def backlinks_line(self) -> str:
+        stats = self.crawler.stats.get_stats()
+        verdicts = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("linkrot/backlink/")}
+        done = sum(verdicts.values())
+        rate, overall = self.rates(done)
+        standing = verdicts.get("live", 0) + verdicts.get("nofollow", 0)
+        noise = verdicts.get("blocked", 0) + verdicts.get("server_error", 0)
+        return (
+            f"{done}/{stats.get('linkrot/backlinks/queued', '?')} backlinks checked ({rate:.0f}/s now, "
+            f"{overall:.0f}/s overall): {standing} standing, {done - standing - noise} lost or weakened, "
+            f"{noise} noise; {stats.get('linkrot/render/done', 0)} pages rendered"
         )
 
     def log(self) -> None:

@@ -415,12 +415,15 @@ class Store:
     def backlink_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM backlinks").fetchone()[0]
 
-    def queue_checks(self, run_id: int, import_ids: list[int] | None = None, site_key: str | None = None) -> int:
+    def queue_checks(
+        self, run_id: int, import_ids: list[int] | None = None, site_key: str | None = None
+    ) -> tuple[int, int]:
         """Fill the run's check queue: one entry per referring page, hosts taken in turn.
 
         Pages of one host are spread through the queue (round robin over hosts,
         in import order), so that a low per-host concurrency never starves the
-        downloader while one big host is being worked through.
+        downloader while one big host is being worked through.  Returns the
+        number of pages and of backlinks queued.
         """
         where, params = [], []
         if import_ids:
@@ -442,7 +445,11 @@ class Store:
         """
         with self.conn:
             self.conn.execute(sql, [run_id, *params])
-        return self.conn.execute("SELECT count(*) FROM check_queue WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return self.conn.execute(
+            "SELECT count(DISTINCT q.seq), count(b.id) FROM check_queue q "
+            "JOIN backlinks b ON b.source_url = q.source_url WHERE q.run_id = ?",
+            (run_id,),
+        ).fetchone()
 
     def queued_pages(self, run_id: int, after: int, limit: int) -> list[tuple[int, str, list[tuple[int, str, int]]]]:
         """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks)."""

@@ -99,9 +99,11 @@ class BacklinksSpider(Spider):
                 from linkrot.matching import site_key as key_of
 
                 site_key = key_of(self.config.site)
-            queued = store.queue_checks(self.run_id, self.import_ids or None, site_key)
-            self.crawler.stats.set_value("linkrot/backlinks/pages_queued", queued)
-            logger.info("linkrot: checking the backlinks of %d referring pages", queued)
+            pages, backlinks = store.queue_checks(self.run_id, self.import_ids or None, site_key)
+            stats = self.crawler.stats
+            stats.set_value("linkrot/backlinks/pages_queued", pages)
+            stats.set_value("linkrot/backlinks/queued", backlinks)
+            logger.info("linkrot: checking %d backlinks on %d referring pages", backlinks, pages)
             after = 0
             engine = self.crawler.engine
             while True:
@@ -116,9 +118,16 @@ class BacklinksSpider(Spider):
                             yield self.fetch(target, kind="target", chain=[])
                     while engine.needs_backout():
                         await asyncio.sleep(0.02)
+                    stats.max_value("linkrot/backlinks/max_scheduled", self.scheduled(engine))
                     yield self.fetch(source_url, kind="page", chain=[], backlinks=backlinks)
         finally:
             store.close()
+
+    @staticmethod
+    def scheduled(engine: Any) -> int:
+        """Requests waiting in the scheduler: stays small, the queue streams from SQLite."""
+        slot = getattr(engine, "_slot", None)
+        return len(slot.scheduler) if slot is not None and hasattr(slot.scheduler, "__len__") else 0
 
     def fetch(self, url: str, *, kind: str, chain: list[dict], backlinks: Any = None, origin: str | None = None,
               method: str = "GET") -> Request:

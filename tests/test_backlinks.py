@@ -165,3 +165,36 @@ def test_a_file_with_no_usable_row_names_the_file(tmp_path):
     proc = run_scrapy(["crawl", "backlinks", "-a", f"file={export}", "-s", f"LINKROT_DB={tmp_path / 'x.db'}"])
     assert proc.returncode != 0
     assert "mystery.csv" in proc.stderr and "source_url" in proc.stderr
+
+
+def test_a_long_list_streams_through_a_small_scheduler(backlinks_web, tmp_path):
+    port = backlinks_web.port
+    export = tmp_path / "many.csv"
+    rows = [f"http://h{i % 100}.test:{port}/page-{i}.html,http://www.ours.test:{port}/product.html" for i in range(3000)]
+    export.write_text("source_url,target_url\n" + "\n".join(rows) + "\n")
+    result = check_backlinks(
+        tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never",
+        LINKROT_BACKLINKS_CONCURRENCY=16,
+    )
+    assert result.stats["linkrot/backlinks/queued"] == 3000
+    assert result.stats["linkrot/backlink/not_found"] == 3000
+    assert result.stats["linkrot/backlinks/max_scheduled"] <= 50  # never the whole list
+    assert result.db["backlink_checks"].count == 3000
+
+
+def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
+    from conftest import ROOT
+
+    samples = ROOT / "data" / "samples"
+    from linkrot.backlinks_import import import_files
+    from linkrot.store import Store
+
+    store = Store(tmp_path / "x.db")
+    files = [str(samples / name) for name in ("ahrefs-backlinks.csv", "semrush-backlinks.csv", "majestic.csv")]
+    ids, counts = import_files(store, files, site=None)
+    formats = [r["format"] for r in store.rows("SELECT format FROM imports ORDER BY id")]
+    assert formats == ["ahrefs", "semrush", "majestic"]
+    assert counts["new"] == store.backlink_count() > 0
+    known = store.rows("SELECT authority, authority_metric FROM backlinks WHERE authority IS NOT NULL")
+    assert {r["authority_metric"] for r in known} >= {"Domain rating"}
+    assert counts["skipped"] == store.rows("SELECT count(*) AS n FROM import_errors")[0]["n"] > 0
