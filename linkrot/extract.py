@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-_TAGS = ("a", "area", "base", "link", "meta", "title", "script")
+_TAGS = ("a", "area", "base", "link", "meta", "title", "script", "h1")
 # <script type> values that hold data, not code: such a script cannot build links
 _DATA_SCRIPTS = frozenset({"application/ld+json", "application/json", "text/template", "text/x-template", "importmap", "speculationrules"})
 _REFRESH = re.compile(r"^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$", re.I | re.S)
@@ -39,6 +39,7 @@ class Page:
     refresh_url: str | None = None  # meta refresh target, as written
     anchors: list[Anchor] = field(default_factory=list)
     has_scripts: bool = False  # a script that could build links when the page runs
+    h1: str | None = None  # the first heading, for matching dead URLs to live pages
     tree: object = None  # the parsed document, for later text comparisons
 
 
@@ -110,6 +111,9 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
         elif tag == "link":
             if page.canonical is None and "canonical" in (el.get("rel") or "").lower().split():
                 page.canonical = (el.get("href") or "").strip() or None
+        elif tag == "h1":
+            if page.h1 is None:
+                page.h1 = squash("".join(el.itertext()), 200) or None
         elif tag == "script":
             if not page.has_scripts:
                 kind = (el.get("type") or "").strip().lower()

@@ -32,6 +32,7 @@ class UrlResult:
     size: int | None = None
     elapsed_ms: int | None = None
     title: str | None = None
+    h1: str | None = None
     canonical_url: str | None = None
     meta_robots: str | None = None
     x_robots_tag: str | None = None

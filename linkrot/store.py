@@ -19,6 +19,7 @@ import sqlite_utils
 
 from .items import BacklinkCheck, SitemapEntry, UrlResult
 from .status import Status
+from .urls import host_of
 
 DEFAULT_DB = "data/linkrot.db"
 
@@ -168,9 +169,41 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 3: repair and report
+    """
+    ALTER TABLE urls ADD COLUMN h1 TEXT;
+    CREATE TABLE redirect_suggestions (
+        url TEXT PRIMARY KEY,
+        suggested_target TEXT,
+        confidence REAL NOT NULL DEFAULT 0,
+        reason TEXT,
+        is_home INTEGER NOT NULL DEFAULT 0,
+        origin TEXT NOT NULL DEFAULT 'auto',
+        site_run_id INTEGER,
+        computed_at TEXT NOT NULL
+    );
+    CREATE TABLE domain_marks (
+        domain TEXT PRIMARY KEY,
+        mark TEXT NOT NULL,
+        comment TEXT,
+        marked_at TEXT NOT NULL
+    );
+    """,
 ]
 
 _ERROR_OUTCOMES = ", ".join(f"'{s.value}'" for s in Status if s.is_error)
+# a target of ours is broken when it answers 4xx (at the end of its chain, 429 aside) or never ends
+_BROKEN_TARGET = "('not_found', 'client_error', 'redirect_loop', 'too_many_redirects')"
+# one bucket per check (README "Triage"); order matters: the first that applies wins
+_TRIAGE = f"""CASE
+            WHEN c.status IS NULL THEN NULL
+            WHEN c.status IN ('blocked', 'server_error') THEN 'noise'
+            WHEN c.status IN ('domain_gone', 'not_found') THEN 'rebuild'
+            WHEN t.outcome IN {_BROKEN_TARGET} OR t.hops > 0 THEN 'plumbing'
+            WHEN c.status IN ('redirected', 'not_canonical', 'noindex') THEN 'noise'
+            WHEN c.status IN ('link_removed', 'nofollow') THEN 'reclaim'
+            ELSE 'ok'
+        END"""
 
 _VIEWS: dict[str, str] = {
     "latest_site_runs": """
@@ -178,7 +211,7 @@ _VIEWS: dict[str, str] = {
     """,
     "pages": """
         SELECT u.url, coalesce(u.http_status, u.outcome) AS status, u.final_url, u.content_type,
-               u.title, u.canonical_url, u.noindex, u.depth, u.outcome, u.http_status, u.nofollow,
+               u.title, u.canonical_url, u.noindex, u.depth, u.outcome, u.http_status, u.nofollow, u.h1,
                u.meta_robots, u.x_robots_tag, u.size, u.elapsed_ms, u.hops, u.soft_404,
                u.chain, u.found_via, u.error, u.fetched_at, u.run_id
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
@@ -217,7 +250,7 @@ _VIEWS: dict[str, str] = {
         )
         AND coalesce(u.found_via, 'sitemap') != 'start'
     """,
-    "backlink_status": """
+    "backlink_status": f"""
         SELECT b.source_url, b.target_url, c.status, c.http_status, c.link_found, c.rendered, c.linked_url,
                c.anchor_text, c.rel, c.noindex, c.canonical_url, c.target_changed,
                coalesce(t.http_status, t.outcome) AS target_status, t.final_url AS target_final_url,
@@ -225,11 +258,38 @@ _VIEWS: dict[str, str] = {
                c.checked_at, c.reason, c.nofollow, c.outcome, c.final_url, c.hops, c.chain, c.evidence, c.error,
                b.any_target, b.target_site, b.source_host, b.source_domain, b.anchor AS export_anchor, b.source_title,
                b.authority, b.authority_metric, b.first_seen, b.last_seen, b.lost_status AS export_lost_status,
-               b.source_format, b.id AS backlink_id, c.run_id
+               b.source_format, b.id AS backlink_id, c.run_id,
+               {_TRIAGE} AS triage
         FROM backlinks b
         LEFT JOIN backlink_checks c ON c.backlink_id = b.id
             AND c.run_id = (SELECT max(run_id) FROM backlink_checks WHERE backlink_id = b.id)
         LEFT JOIN urls t ON t.run_id = c.run_id AND t.url = b.target_url
+    """,
+    "triage": """
+        SELECT triage, status, source_url, target_url, reason, target_status, target_final_url, target_hops,
+               authority, source_domain, anchor_text, rel, link_found, checked_at, run_id
+        FROM backlink_status WHERE triage IS NOT NULL AND triage != 'ok'
+    """,
+    "broken_backlinks": f"""
+        SELECT s.target_url AS url, s.target_status AS status, count(DISTINCT s.source_domain) AS referring_domains,
+               count(*) AS backlinks, max(s.authority) AS best_authority,
+               sum(s.status = 'live') AS followed_backlinks,
+               g.suggested_target, coalesce(g.confidence, 0) AS confidence, g.reason AS suggestion_reason,
+               coalesce(g.is_home, 0) AS suggestion_is_home, g.origin AS suggestion_origin,
+               s.target_final_url AS final_url, s.target_hops AS hops, s.target_outcome AS outcome,
+               max(s.checked_at) AS checked_at
+        FROM backlink_status s
+        LEFT JOIN redirect_suggestions g ON g.url = s.target_url
+        WHERE s.link_found = 1 AND s.target_outcome IN {_BROKEN_TARGET}
+        GROUP BY s.target_url
+        ORDER BY referring_domains DESC, best_authority DESC NULLS LAST, backlinks DESC, url
+    """,
+    "live_pages": """
+        SELECT p.url, p.title, p.h1, p.depth, p.run_id, r.site
+        FROM pages p JOIN latest_site_runs r ON p.run_id = r.run_id
+        WHERE p.http_status = 200 AND p.noindex = 0 AND p.hops = 0 AND p.soft_404 = 0
+          AND (p.content_type IS NULL OR p.content_type LIKE 'text/html%' OR p.content_type LIKE 'application/xhtml%')
+          AND (p.canonical_url IS NULL OR p.canonical_url = p.url)
     """,
 }
 
@@ -240,7 +300,7 @@ def utcnow() -> str:
 
 _URL_COLUMNS = (
     "run_id url is_internal outcome http_status final_url found_via depth method content_type "
-    "size elapsed_ms title canonical_url meta_robots x_robots_tag noindex nofollow chain hops "
+    "size elapsed_ms title h1 canonical_url meta_robots x_robots_tag noindex nofollow chain hops "
     "is_loop temp_redirect to_home soft_404 soft_404_reason similarity error fetched_at"
 ).split()
 _URL_SQL = (
@@ -337,7 +397,7 @@ class Store:
             url_rows.append(
                 (
                     run_id, r.url, int(r.is_internal), r.outcome, r.http_status, r.final_url,
-                    r.found_via, r.depth, r.method, r.content_type, r.size, r.elapsed_ms, r.title,
+                    r.found_via, r.depth, r.method, r.content_type, r.size, r.elapsed_ms, r.title, r.h1,
                     r.canonical_url, r.meta_robots, r.x_robots_tag, int(r.noindex), int(r.nofollow),
                     json.dumps(r.chain) if r.chain else None, r.hops, r.is_loop, r.temp_redirect,
                     r.to_home, int(r.soft_404), r.soft_404_reason, r.similarity, r.error, now,
@@ -468,6 +528,36 @@ class Store:
                 pages.append((seq, source, []))
             pages[-1][2].append((backlink_id, target, any_target))
         return pages
+
+    # -- repair -------------------------------------------------------------------
+
+    def broken_targets(self) -> list[str]:
+        """Targets of ours that answer 4xx or loop while a backlink still points at them."""
+        sql = f"SELECT DISTINCT target_url FROM backlink_status WHERE link_found = 1 AND target_outcome IN {_BROKEN_TARGET}"
+        return [row[0] for row in self.conn.execute(sql)]
+
+    def live_pages(self, host: str) -> list[dict[str, Any]]:
+        """Pages of the latest site crawl of ``host`` a redirect may point to."""
+        return [
+            r for r in self.rows("SELECT url, title, h1 FROM live_pages ORDER BY url")
+            if host_of(r["url"]) == host
+        ]
+
+    def save_suggestions(self, suggestions: Iterable[Any]) -> None:
+        now = utcnow()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO redirect_suggestions "
+                "(url, suggested_target, confidence, reason, is_home, origin, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((s.url, s.suggested_target, s.confidence, s.reason, int(s.is_home), s.origin, now) for s in suggestions),
+            )
+
+    def mark_domain(self, domain: str, mark: str, comment: str | None) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO domain_marks (domain, mark, comment, marked_at) VALUES (?, ?, ?, ?)",
+                (domain, mark, comment, utcnow()),
+            )
 
     # -- reading ------------------------------------------------------------------
 

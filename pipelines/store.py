@@ -9,7 +9,9 @@ from scrapy import signals
 from twisted.internet import task
 
 from linkrot.items import BacklinkCheck, SitemapEntry, UrlResult
+from linkrot.errors import LinkrotError
 from linkrot.store import Store
+from linkrot.suggest import refresh_suggestions
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class StorePipeline:
         self.path = settings.get("LINKROT_DB")
         self.batch_size = max(1, settings.getint("LINKROT_BATCH_SIZE"))
         self.interval = settings.getfloat("LINKROT_FLUSH_INTERVAL")
+        self.overrides = settings.get("LINKROT_REDIRECT_OVERRIDES")
         self.results: list[UrlResult] = []
         self.sitemap: list[SitemapEntry] = []
         self.checks: list[BacklinkCheck] = []
@@ -88,6 +91,10 @@ class StorePipeline:
                 "broken_links", "redirect_chains", "soft_404s", "orphans")
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
+            try:  # a bad overrides file is reported, never loses the run
+                stats.set_value("linkrot/suggestions", refresh_suggestions(self.store, self.overrides))
+            except LinkrotError as exc:
+                logger.error("linkrot: redirect suggestions not refreshed: %s", exc)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.store is None or self.run_id is None:

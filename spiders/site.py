@@ -286,6 +286,7 @@ class SiteSpider(Spider):
             result.noindex, result.nofollow = robots_flags(result.x_robots_tag)
             return
         result.title = page.title
+        result.h1 = page.h1
         result.meta_robots = page.meta_robots
         result.noindex, result.nofollow = robots_flags(page.meta_robots, result.x_robots_tag)
         base = absolute_url(response.url, page.base_href) if page.base_href else None

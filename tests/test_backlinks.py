@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import check_backlinks, run_scrapy
+from conftest import check_backlinks, crawl, run_scrapy
 
 # (referring page, target path on www.ours.test, verdict, columns of backlink_status that must hold)
 CASES = [
@@ -53,6 +53,7 @@ CASES = [
     ("live.test/post.html", "/old-page", "live", {"target_status": 200, "target_hops": 1,
                                                    "target_final_url": "{O}/product.html"}),
     ("live.test/post.html", "/loop-a", "live", {"target_status": "redirect_loop", "target_loop": 1}),
+    ("live.test/post.html", "/product-2019.html", "live", {"target_status": 404}),
 ]
 
 
@@ -71,6 +72,8 @@ def checked(backlinks_web, tmp_path_factory):
     lines.append(f"{source('live.test/post.html', port)},http://www.ours.test:{port}/product.html,duplicate")
     lines.append("ftp://not-http.test/file,http://www.ours.test/,bad row")
     export.write_text("\n".join(lines) + "\n")
+    # a crawl of our own site first: redirect suggestions come from its live pages
+    crawl(tmp / "linkrot.db", f"http://www.ours.test:{port}/", LINKROT_RESOLVE="*.test=127.0.0.1")
     return check_backlinks(
         tmp / "linkrot.db", f"file={export}",
         LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=3, LINKROT_RETRY_AFTER_TIMES=1,
@@ -198,3 +201,40 @@ def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
     known = store.rows("SELECT authority, authority_metric FROM backlinks WHERE authority IS NOT NULL")
     assert {r["authority_metric"] for r in known} >= {"Domain rating"}
     assert counts["skipped"] == store.rows("SELECT count(*) AS n FROM import_errors")[0]["n"] > 0
+
+
+@pytest.mark.parametrize(
+    "case, target, bucket",
+    [
+        ("live.test/post.html", "/product.html", "ok"),
+        ("live.test/post.html", "/gone.html", "plumbing"),  # our target is broken
+        ("live.test/post.html", "/old-page", "plumbing"),  # our target redirects: one hop to fix
+        ("removed.test/post.html", "/product.html", "reclaim"),
+        ("nofollow.test/rel.html", "/product.html", "reclaim"),
+        ("notfound.test/gone.html", "/product.html", "rebuild"),
+        ("http://gone.invalid/page", "/product.html", "rebuild"),
+        ("blocked.test/forbidden", "/product.html", "noise"),
+        ("broken.test/oops", "/product.html", "noise"),
+        ("moved.test/old", "/product.html", "noise"),
+        ("canonical.test/post.html", "/product.html", "noise"),
+    ],
+)
+def test_triage_buckets(checked, backlinks_web, case, target, bucket):
+    port = backlinks_web.port
+    row = checked.one("backlink_status", source_url=source(case, port), target_url=f"http://www.ours.test:{port}{target}")
+    assert row["triage"] == bucket
+    if bucket != "ok":
+        assert checked.one("triage", source_url=row["source_url"], target_url=row["target_url"])["triage"] == bucket
+
+
+def test_broken_backlinks_ranked_with_a_relevant_redirect_target(checked, backlinks_web):
+    origin = f"http://www.ours.test:{backlinks_web.port}"
+    rows = {r["url"]: r for r in checked.rows("broken_backlinks")}
+    assert set(rows) == {origin + "/gone.html", origin + "/product-2019.html", origin + "/loop-a"}
+    year = rows[origin + "/product-2019.html"]
+    assert (year["status"], year["referring_domains"], year["backlinks"], year["followed_backlinks"]) == (404, 1, 1, 1)
+    assert year["suggested_target"] == origin + "/product.html" and year["suggestion_is_home"] == 0
+    assert year["confidence"] >= 0.25 and "product" in year["suggestion_reason"]
+    gone = rows[origin + "/gone.html"]
+    assert gone["suggested_target"] == origin + "/" and gone["suggestion_is_home"] == 1 and gone["confidence"] <= 0.05
+    assert rows[origin + "/loop-a"]["status"] == "redirect_loop"
