@@ -81,3 +81,6 @@ class BacklinkCheck:
     evidence: str | None = None
     error: str | None = None
     elapsed_ms: int | None = None
+    anchor_class: str | None = None  # linkrot.anchors.CLASSES
+    mentions_site: bool = False  # no link, but the page still names the site or a brand
+    rechecked: bool = False  # re-fetched at once in the same run to confirm a removal

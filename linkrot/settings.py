@@ -39,6 +39,13 @@ LINKROT_RETRY_AFTER_TIMES = 2  # 429: ask again this many times, after waiting w
 LINKROT_RETRY_AFTER_DEFAULT = 5.0  # seconds to wait on a 429 without Retry-After
 LINKROT_RETRY_AFTER_MAX = 60.0  # a longer Retry-After is not waited for: the page is rate_limited
 
+# -- monitoring over time
+LINKROT_CONFIRM_CHECKS = 2  # consecutive checks that must find a link gone before the loss is confirmed
+LINKROT_CONFIRM_HOURS = 0.0  # and at least this many hours after the first of them
+LINKROT_CONFIRM_RECHECK = False  # re-fetch a page at once, in the same run, when a link seems gone (counts as a check)
+LINKROT_BRANDS = ""  # brand names, comma separated (anchor mix, unlinked mentions); empty: the site's domain name
+LINKROT_KEYWORDS = ""  # target keywords, comma separated: exact and partial match anchors
+
 # -- Scrapy's knobs, tuned for checking links --------------------------------------
 # must be here or in -s: Scrapy reads it before any spider exists
 TWISTED_DNS_RESOLVER = "linkrot.resolver.MappingResolver"

@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .anchors import HEALTHY_RANGES
+from .history import Check, Policy, State, transition
 from .items import BacklinkCheck, SitemapEntry, UrlResult
 from .status import Status
 from .urls import host_of
@@ -189,11 +191,63 @@ _MIGRATIONS: list[str] = [
         marked_at TEXT NOT NULL
     );
     """,
+    # 4: monitoring over time
+    """
+    ALTER TABLE backlink_checks ADD COLUMN anchor_class TEXT;
+    ALTER TABLE backlink_checks ADD COLUMN mentions_site INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE backlink_checks ADD COLUMN rechecked INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE backlink_state (
+        backlink_id INTEGER PRIMARY KEY REFERENCES backlinks(id),
+        standing INTEGER,
+        status TEXT,
+        nofollow INTEGER,
+        anchor_text TEXT,
+        linked_url TEXT,
+        pending_since TEXT,
+        pending_checks INTEGER NOT NULL DEFAULT 0,
+        noise INTEGER NOT NULL DEFAULT 0,
+        run_id INTEGER,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE backlink_events (
+        id INTEGER PRIMARY KEY,
+        backlink_id INTEGER NOT NULL REFERENCES backlinks(id),
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        change TEXT NOT NULL,
+        previous_status TEXT,
+        status TEXT NOT NULL,
+        detected_at TEXT NOT NULL,
+        confirmed INTEGER NOT NULL DEFAULT 1,
+        confirmed_at TEXT,
+        confirmed_run_id INTEGER,
+        cancelled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX backlink_events_backlink ON backlink_events (backlink_id, change);
+    CREATE INDEX backlink_events_confirmed ON backlink_events (confirmed_run_id);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        channel TEXT NOT NULL,
+        alerts INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT,
+        sent_at TEXT NOT NULL
+    );
+    CREATE TABLE wayback (
+        url TEXT PRIMARY KEY,
+        archived INTEGER NOT NULL,
+        snapshot_url TEXT,
+        snapshot_at TEXT,
+        checked_at TEXT NOT NULL
+    );
+    """,
 ]
 
 _ERROR_OUTCOMES = ", ".join(f"'{s.value}'" for s in Status if s.is_error)
 # a target of ours is broken when it answers 4xx (at the end of its chain, 429 aside) or never ends
 _BROKEN_TARGET = "('not_found', 'client_error', 'redirect_loop', 'too_many_redirects')"
+_ANCHOR_RANGES = ", ".join(f"('{k}', {lo}, {hi})" for k, (lo, hi) in HEALTHY_RANGES.items())
+_SPIKE_MIN = 3  # confirmed or pending losses from one referring domain on one day that make a spike
 # one bucket per check (README "Triage"); order matters: the first that applies wins
 _TRIAGE = f"""CASE
             WHEN c.status IS NULL THEN NULL
@@ -255,7 +309,7 @@ _VIEWS: dict[str, str] = {
                c.anchor_text, c.rel, c.noindex, c.canonical_url, c.target_changed,
                coalesce(t.http_status, t.outcome) AS target_status, t.final_url AS target_final_url,
                t.hops AS target_hops, t.is_loop AS target_loop, t.outcome AS target_outcome,
-               c.checked_at, c.reason, c.nofollow, c.outcome, c.final_url, c.hops, c.chain, c.evidence, c.error,
+               c.checked_at, c.reason, c.nofollow, c.anchor_class, c.mentions_site, c.rechecked, c.outcome, c.final_url, c.hops, c.chain, c.evidence, c.error,
                b.any_target, b.target_site, b.source_host, b.source_domain, b.anchor AS export_anchor, b.source_title,
                b.authority, b.authority_metric, b.first_seen, b.last_seen, b.lost_status AS export_lost_status,
                b.source_format, b.id AS backlink_id, c.run_id,
@@ -284,6 +338,90 @@ _VIEWS: dict[str, str] = {
         GROUP BY s.target_url
         ORDER BY referring_domains DESC, best_authority DESC NULLS LAST, backlinks DESC, url
     """,
+    "backlink_changes": """
+        SELECT b.source_url, b.target_url, e.change, e.previous_status, e.status, e.detected_at, e.confirmed,
+               e.confirmed_at, c.reason, c.evidence, c.anchor_text, c.rel, c.mentions_site, b.authority,
+               b.authority_metric, b.source_domain, e.backlink_id, e.run_id, e.confirmed_run_id, e.id AS event_id
+        FROM backlink_events e
+        JOIN backlinks b ON b.id = e.backlink_id
+        LEFT JOIN backlink_checks c ON c.backlink_id = e.backlink_id AND c.run_id = e.run_id
+        WHERE e.cancelled = 0
+    """,
+    "kpi_runs": """
+        SELECT r.id AS run_id, r.started_at, substr(r.started_at, 1, 7) AS month,
+               count(c.backlink_id) AS checked,
+               sum(c.link_found) AS links_live,
+               count(DISTINCT CASE WHEN c.link_found = 1 THEN b.source_domain END) AS referring_domains,
+               sum(c.status = 'live') AS followed,
+               sum(c.link_found = 1 AND c.nofollow = 1) AS nofollowed,
+               round(1.0 * sum(c.status = 'live') / nullif(sum(c.link_found), 0), 3) AS follow_ratio,
+               sum(c.status IN ('blocked', 'server_error')) AS noise,
+               (SELECT count(*) FROM backlink_events e WHERE e.run_id = r.id AND e.change = 'new') AS new_links,
+               (SELECT count(*) FROM backlink_events e
+                WHERE e.confirmed_run_id = r.id AND e.change = 'lost' AND e.cancelled = 0) AS confirmed_losses,
+               (SELECT round(avg(best), 1) FROM (
+                   SELECT max(b2.authority) AS best FROM backlink_checks c2 JOIN backlinks b2 ON b2.id = c2.backlink_id
+                   WHERE c2.run_id = r.id AND c2.link_found = 1 AND b2.authority IS NOT NULL GROUP BY b2.source_domain
+               )) AS avg_domain_authority
+        FROM runs r
+        JOIN backlink_checks c ON c.run_id = r.id
+        JOIN backlinks b ON b.id = c.backlink_id
+        WHERE r.spider = 'backlinks'
+        GROUP BY r.id
+    """,
+    "kpi_monthly": """
+        WITH months AS (
+            SELECT month, min(run_id) AS first_run, max(run_id) AS last_run FROM kpi_runs GROUP BY month
+        ), figures AS (
+            SELECT m.month,
+                   (SELECT links_live FROM kpi_runs WHERE run_id = m.first_run) AS links_live_at_start,
+                   (SELECT referring_domains FROM kpi_runs WHERE run_id = m.last_run) AS referring_domains,
+                   (SELECT follow_ratio FROM kpi_runs WHERE run_id = m.last_run) AS follow_ratio,
+                   (SELECT avg_domain_authority FROM kpi_runs WHERE run_id = m.last_run) AS avg_domain_authority,
+                   (SELECT count(*) FROM backlink_events e WHERE e.change = 'lost' AND e.confirmed = 1
+                       AND e.cancelled = 0 AND substr(e.confirmed_at, 1, 7) = m.month) AS confirmed_losses,
+                   (SELECT count(*) FROM backlink_events e WHERE e.change = 'new'
+                       AND substr(e.detected_at, 1, 7) = m.month) AS new_links
+            FROM months m
+        )
+        SELECT month, referring_domains,
+               referring_domains - lag(referring_domains) OVER (ORDER BY month) AS referring_domains_growth,
+               round(100.0 * (referring_domains - lag(referring_domains) OVER (ORDER BY month))
+                     / nullif(lag(referring_domains) OVER (ORDER BY month), 0), 1) AS referring_domains_growth_pct,
+               links_live_at_start, new_links, confirmed_losses,
+               round(100.0 * confirmed_losses / nullif(links_live_at_start, 0), 2) AS loss_rate_pct,
+               CASE WHEN links_live_at_start IS NULL OR links_live_at_start = 0 THEN NULL
+                    WHEN 100.0 * confirmed_losses / links_live_at_start < 3 THEN 'healthy (under 3-4% a month)'
+                    WHEN 100.0 * confirmed_losses / links_live_at_start <= 5 THEN 'watch (3-5%)'
+                    ELSE 'reclamation problem (over 5%)' END AS loss_rate_band,
+               follow_ratio, avg_domain_authority
+        FROM figures ORDER BY month
+    """,
+    "anchor_mix": f"""
+        WITH ranges(anchor_class, healthy_low_pct, healthy_high_pct) AS (VALUES {_ANCHOR_RANGES}),
+        mix AS (
+            SELECT coalesce(anchor_class, 'other') AS anchor_class, count(*) AS links
+            FROM backlink_status WHERE link_found = 1 GROUP BY 1
+        )
+        SELECT m.anchor_class, m.links, round(100.0 * m.links / (SELECT sum(links) FROM mix), 1) AS share_pct,
+               r.healthy_low_pct, r.healthy_high_pct,
+               CASE WHEN r.anchor_class IS NULL THEN NULL
+                    WHEN 100.0 * m.links / (SELECT sum(links) FROM mix) > r.healthy_high_pct THEN 'above'
+                    WHEN 100.0 * m.links / (SELECT sum(links) FROM mix) < r.healthy_low_pct THEN 'below'
+                    ELSE 'in range' END AS versus_healthy
+        FROM mix m LEFT JOIN ranges r ON r.anchor_class = m.anchor_class
+        ORDER BY m.links DESC
+    """,
+    "loss_spikes": f"""
+        SELECT b.source_domain, substr(e.detected_at, 1, 10) AS day, count(*) AS losses,
+               group_concat(DISTINCT e.status) AS statuses,
+               'many links lost at once: a site-wide change on their side (redesign, policy), not separate losses'
+                   AS diagnosis
+        FROM backlink_events e JOIN backlinks b ON b.id = e.backlink_id
+        WHERE e.change = 'lost' AND e.cancelled = 0
+        GROUP BY b.source_domain, day HAVING count(*) >= {_SPIKE_MIN}
+        ORDER BY losses DESC
+    """,
     "live_pages": """
         SELECT p.url, p.title, p.h1, p.depth, p.run_id, r.site
         FROM pages p JOIN latest_site_runs r ON p.run_id = r.run_id
@@ -292,6 +430,10 @@ _VIEWS: dict[str, str] = {
           AND (p.canonical_url IS NULL OR p.canonical_url = p.url)
     """,
 }
+
+
+def _int(value: bool | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def utcnow() -> str:
@@ -334,7 +476,8 @@ _BACKLINK_IMPORT_SQL = (
 )
 _CHECK_COLUMNS = (
     "backlink_id run_id status reason outcome http_status final_url chain hops link_found rendered linked_url "
-    "anchor_text rel nofollow noindex canonical_url target_changed evidence error elapsed_ms checked_at"
+    "anchor_text rel nofollow noindex canonical_url target_changed evidence error elapsed_ms checked_at "
+    "anchor_class mentions_site rechecked"
 ).split()
 _CHECK_SQL = (
     f"INSERT OR REPLACE INTO backlink_checks ({', '.join(_CHECK_COLUMNS)}) "
@@ -419,6 +562,7 @@ class Store:
                 json.dumps(c.chain) if c.chain else None, len(c.chain), int(c.link_found), int(c.rendered),
                 c.linked_url, c.anchor_text, c.rel, int(c.nofollow), int(c.noindex), c.canonical_url,
                 int(c.target_changed), c.evidence, c.error, c.elapsed_ms, now,
+                c.anchor_class, int(c.mentions_site), int(c.rechecked),
             )
             for c in checks
         ]
@@ -511,23 +655,93 @@ class Store:
             (run_id,),
         ).fetchone()
 
-    def queued_pages(self, run_id: int, after: int, limit: int) -> list[tuple[int, str, list[tuple[int, str, int]]]]:
-        """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks)."""
+    def queued_pages(self, run_id: int, after: int, limit: int) -> list[tuple[int, str, list[tuple]]]:
+        """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks).
+
+        Each backlink is ``(id, target_url, any_target, standing)``; ``standing`` is what the
+        history knows (1 link there, 0 lost, None never seen).
+        """
         rows = self.conn.execute(
             """
-            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target
+            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target, s.standing
             FROM (SELECT seq, source_url FROM check_queue WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) q
             JOIN backlinks b ON b.source_url = q.source_url
+            LEFT JOIN backlink_state s ON s.backlink_id = b.id
             ORDER BY q.seq, b.id
             """,
             (run_id, after, limit),
         ).fetchall()
         pages: list[tuple[int, str, list[tuple[int, str, int]]]] = []
-        for seq, source, backlink_id, target, any_target in rows:
+        for seq, source, backlink_id, target, any_target, standing in rows:
             if not pages or pages[-1][0] != seq:
                 pages.append((seq, source, []))
-            pages[-1][2].append((backlink_id, target, any_target))
+            pages[-1][2].append((backlink_id, target, any_target, standing))
         return pages
+
+    # -- history --------------------------------------------------------------------
+
+    def apply_history(self, run_id: int, policy: Policy) -> dict[str, int]:
+        """Turn this run's checks into changes (``backlink_changes``) and new states; returns counts."""
+        rows = self.conn.execute(
+            """
+            SELECT c.backlink_id, c.status, c.link_found, c.nofollow, c.anchor_text, c.linked_url, c.checked_at,
+                   c.rechecked, s.standing, s.status, s.nofollow, s.anchor_text, s.linked_url, s.pending_since,
+                   s.pending_checks, s.noise
+            FROM backlink_checks c LEFT JOIN backlink_state s ON s.backlink_id = c.backlink_id
+            WHERE c.run_id = ?
+            """,
+            (run_id,),
+        ).fetchall()
+        now = utcnow()
+        states, inserts, confirms, cancels = [], [], [], []
+        counts: dict[str, int] = {"noise": 0}
+        for row in rows:
+            backlink_id = row[0]
+            check = Check(row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], 2 if row[7] and not row[2] else 1)
+            before = State(
+                standing=None if row[8] is None else bool(row[8]), status=row[9],
+                nofollow=None if row[10] is None else bool(row[10]), anchor_text=row[11], linked_url=row[12],
+                pending_since=row[13], pending_checks=row[14] or 0, noise=row[15] or 0,
+            )
+            outcome = transition(before, check, policy)
+            counts["noise"] += outcome.noise
+            after = outcome.state
+            states.append((
+                backlink_id, _int(after.standing), after.status, _int(after.nofollow), after.anchor_text,
+                after.linked_url, after.pending_since, after.pending_checks, after.noise, run_id, now,
+            ))
+            for change in outcome.changes:
+                key = f"{change.change}/{change.action}" if change.change == "lost" else change.change
+                counts[key] = counts.get(key, 0) + 1
+                if change.action == "confirm":
+                    confirms.append((check.checked_at, run_id, backlink_id))
+                elif change.action == "cancel":
+                    cancels.append((backlink_id,))
+                else:
+                    inserts.append((
+                        backlink_id, run_id, change.change, change.previous_status, change.status,
+                        change.detected_at, int(change.confirmed), check.checked_at if change.confirmed else None,
+                        run_id if change.confirmed else None,
+                    ))
+        pending = "backlink_id = ? AND change = 'lost' AND confirmed = 0 AND cancelled = 0"
+        with self.conn:
+            self.conn.executemany(
+                f"UPDATE backlink_events SET confirmed = 1, confirmed_at = ?, confirmed_run_id = ? WHERE {pending}",
+                confirms,
+            )
+            self.conn.executemany(f"UPDATE backlink_events SET cancelled = 1 WHERE {pending}", cancels)
+            self.conn.executemany(
+                "INSERT INTO backlink_events (backlink_id, run_id, change, previous_status, status, detected_at, "
+                "confirmed, confirmed_at, confirmed_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO backlink_state (backlink_id, standing, status, nofollow, anchor_text, "
+                "linked_url, pending_since, pending_checks, noise, run_id, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                states,
+            )
+        return counts
 
     # -- repair -------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from scrapy import signals
 from twisted.internet import task
 
 from linkrot.items import BacklinkCheck, SitemapEntry, UrlResult
+from linkrot.config import as_float, as_int
 from linkrot.errors import LinkrotError
+from linkrot.history import Policy
 from linkrot.store import Store
 from linkrot.suggest import refresh_suggestions
 
@@ -31,6 +33,10 @@ class StorePipeline:
         self.batch_size = max(1, settings.getint("LINKROT_BATCH_SIZE"))
         self.interval = settings.getfloat("LINKROT_FLUSH_INTERVAL")
         self.overrides = settings.get("LINKROT_REDIRECT_OVERRIDES")
+        self.policy = Policy(
+            confirm_checks=as_int("LINKROT_CONFIRM_CHECKS", settings.get("LINKROT_CONFIRM_CHECKS"), minimum=1),
+            confirm_hours=as_float("LINKROT_CONFIRM_HOURS", settings.get("LINKROT_CONFIRM_HOURS")),
+        )
         self.results: list[UrlResult] = []
         self.sitemap: list[SitemapEntry] = []
         self.checks: list[BacklinkCheck] = []
@@ -91,6 +97,10 @@ class StorePipeline:
                 "broken_links", "redirect_chains", "soft_404s", "orphans")
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
+            if self.crawler.spider.name == "backlinks":
+                changes = self.store.apply_history(self.run_id, self.policy)
+                for key, value in changes.items():
+                    stats.set_value(f"linkrot/changes/{key}", value)
             try:  # a bad overrides file is reported, never loses the run
                 stats.set_value("linkrot/suggestions", refresh_suggestions(self.store, self.overrides))
             except LinkrotError as exc:

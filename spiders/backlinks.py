@@ -18,10 +18,11 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
 
+from linkrot import anchors
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
 from linkrot.config import BacklinksConfig
-from linkrot.extract import Page, parse_html, robots_flags
+from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.matching import find_link
 from linkrot.redirects import next_step, summarize
@@ -29,7 +30,7 @@ from linkrot.render import abort_request, find_chromium, launch_options, settle
 from linkrot.resolver import HostMap
 from linkrot.status import Status
 from linkrot.store import Store
-from linkrot.urls import absolute_url
+from linkrot.urls import absolute_url, host_of, hostname_of
 from linkrot.verify import judge
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,20 @@ class BacklinksSpider(Spider):
         finally:
             store.close()
         spider.targets_seen: set[str] = set()
+        settings = crawler.settings
+        spider.recheck = settings.getbool("LINKROT_CONFIRM_RECHECK")
+        spider.brands = settings.getlist("LINKROT_BRANDS")
+        spider.keywords = settings.getlist("LINKROT_KEYWORDS")
+        spider._rules: dict[str, anchors.AnchorRules] = {}
         return spider
+
+    def anchor_rules(self, target: str) -> anchors.AnchorRules:
+        """Brands and keywords for anchors pointing at ``target`` (no brand given: the site's name)."""
+        host = hostname_of(target)
+        rules = self._rules.get(host)
+        if rules is None:
+            rules = self._rules[host] = anchors.AnchorRules.build(self.brands, self.keywords, host)
+        return rules
 
     # -- start: stream the queue, never the whole list into the scheduler -------------
 
@@ -112,7 +126,7 @@ class BacklinksSpider(Spider):
                     break
                 for seq, source_url, backlinks in pages:
                     after = seq
-                    for _, target, _ in backlinks:
+                    for _, target, _, _ in backlinks:
                         if target not in self.targets_seen:
                             self.targets_seen.add(target)
                             yield self.fetch(target, kind="target", chain=[])
@@ -130,8 +144,10 @@ class BacklinksSpider(Spider):
         return len(slot.scheduler) if slot is not None and hasattr(slot.scheduler, "__len__") else 0
 
     def fetch(self, url: str, *, kind: str, chain: list[dict], backlinks: Any = None, origin: str | None = None,
-              method: str = "GET") -> Request:
+              method: str = "GET", recheck: bool = False) -> Request:
         meta = {**_BASE_META, "linkrot_kind": kind, "linkrot_chain": chain, "linkrot_origin": origin or url}
+        if recheck:
+            meta["linkrot_recheck"] = True
         if backlinks is not None:
             meta["linkrot_backlinks"] = backlinks
         if kind == "target":
@@ -177,7 +193,7 @@ class BacklinksSpider(Spider):
             return
         method = "GET" if response.status == 303 else response.request.method
         yield self.fetch(step.next_url, kind=meta["linkrot_kind"], chain=chain, backlinks=meta.get("linkrot_backlinks"),
-                         origin=meta["linkrot_origin"], method=method)
+                         origin=meta["linkrot_origin"], method=method, recheck=bool(meta.get("linkrot_recheck")))
 
     def on_error(self, failure: Any) -> Iterator[Any]:
         request = failure.request
@@ -230,7 +246,7 @@ class BacklinksSpider(Spider):
         nofollow = robots_flags(page.meta_robots)[1]
         return any(
             find_link(page, url, target, any_url_of_site=bool(any_target), page_nofollow=nofollow) is None
-            for _, target, any_target in backlinks
+            for _, target, any_target, _ in backlinks
         )
 
     def render_request(self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict) -> Request:
@@ -278,7 +294,10 @@ class BacklinksSpider(Spider):
             base = absolute_url(final_url or source, page.base_href) if page.base_href else None
             if page.canonical:
                 canonical = absolute_url(base or final_url or source, page.canonical)
-        for backlink_id, target, any_target in meta["linkrot_backlinks"]:
+        results = []
+        text = None
+        rechecked = bool(meta.get("linkrot_recheck"))
+        for backlink_id, target, any_target, standing in meta["linkrot_backlinks"]:
             match = None
             if page is not None and outcome is Status.OK:
                 match = find_link(page, final_url or source, target, any_url_of_site=bool(any_target),
@@ -286,7 +305,22 @@ class BacklinksSpider(Spider):
             verdict = judge(source_url=source, final_url=final_url, outcome=outcome, code=code, noindex=noindex,
                             noindex_via=noindex_via, canonical_url=canonical, match=match, rendered=rendered,
                             target_url=target)
+            if (self.recheck and not rechecked and match is None and not verdict.verdict.is_transient
+                    and standing != 0):
+                # a removal that would open a pending loss: ask once more, now, before believing it
+                self.crawler.stats.inc_value("linkrot/recheck/requested")
+                yield self.fetch(source, kind="page", chain=[], backlinks=meta["linkrot_backlinks"],
+                                 recheck=True)
+                return
+            mentions = False
+            if match is None and page is not None and outcome is Status.OK:
+                text = visible_text(page) if text is None else text
+                mentions = anchors.mentions(text, self.anchor_rules(target), host_of(target))
+            results.append((backlink_id, target, verdict, match, mentions))
+        for backlink_id, target, verdict, match, mentions in results:
             self.crawler.stats.inc_value(f"linkrot/backlink/{verdict.verdict.value}")
+            if mentions:
+                self.crawler.stats.inc_value("linkrot/backlink/unlinked_mentions")
             yield BacklinkCheck(
                 backlink_id=backlink_id, status=verdict.verdict.value, reason=verdict.reason, outcome=outcome.value,
                 http_status=code, final_url=final_url, chain=chain, link_found=match is not None, rendered=rendered,
@@ -295,5 +329,7 @@ class BacklinksSpider(Spider):
                 canonical_url=canonical, target_changed=bool(match and match.target_changed),
                 evidence=match.evidence if match else None, error=error,
                 elapsed_ms=int(latency * 1000) if latency is not None else None,
+                anchor_class=anchors.classify(match.anchor_text, self.anchor_rules(target)) if match else None,
+                mentions_site=mentions, rechecked=rechecked,
             )
 

@@ -1,0 +1,152 @@
+"""A backlink's timeline: changes between checks, losses confirmed only when they hold, noise never a loss."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import check_backlinks
+from linkrot.history import Check, Policy, State, transition
+from linkrot.webserver import SiteServer
+
+T0, T1, T2 = "2026-11-01T10:00:00+00:00", "2026-11-08T10:00:00+00:00", "2026-11-15T10:00:00+00:00"
+
+
+def check(status, at, found=None, nofollow=False, anchor="Acme", url="https://ours.test/x", confirmations=1):
+    found = status in ("live", "nofollow") if found is None else found
+    return Check(status, found, nofollow, anchor if found else None, url if found else None, at, confirmations)
+
+
+def run(checks, policy=Policy()):
+    state, changes = State(), []
+    for c in checks:
+        outcome = transition(state, c, policy)
+        state = outcome.state
+        changes += [(ch.change, ch.confirmed, ch.action) for ch in outcome.changes]
+    return state, changes
+
+
+def test_first_sight_is_new():
+    assert run([check("live", T0)])[1] == [("new", True, "open")]
+
+
+def test_a_removal_is_pending_until_it_holds_on_a_recheck():
+    state, changes = run([check("live", T0), check("link_removed", T1)])
+    assert changes[-1] == ("lost", False, "open") and state.standing is True and state.pending_checks == 1
+    state, changes = run([check("live", T0), check("link_removed", T1), check("not_found", T2)])
+    assert changes[-1] == ("lost", True, "confirm") and state.standing is False
+
+
+def test_transient_verdicts_never_make_a_loss_and_are_counted():
+    state, changes = run([check("live", T0), check("server_error", T1), check("blocked", T2)])
+    assert changes == [("new", True, "open")]
+    assert state.standing is True and state.noise == 2 and state.status == "live"
+
+
+def test_a_link_back_before_confirmation_cancels_the_pending_loss():
+    state, changes = run([check("live", T0), check("link_removed", T1), check("live", T2)])
+    assert changes[-1] == ("lost", False, "cancel") and state.pending_since is None
+
+
+def test_recovered_after_a_confirmed_loss():
+    _, changes = run([check("live", T0), check("domain_gone", T1, confirmations=2), check("live", T2)])
+    assert [c[0] for c in changes] == ["new", "lost", "recovered"]
+    assert changes[1] == ("lost", True, "open")  # an immediate re-fetch in the same run confirmed it
+
+
+def test_minimum_spacing_between_first_removal_and_confirmation():
+    policy = Policy(confirm_checks=2, confirm_hours=24 * 10)
+    _, changes = run([check("live", T0), check("link_removed", T1), check("link_removed", T2)], policy)
+    assert changes[-1] == ("lost", False, "open")  # only a week apart: still pending
+    _, changes = run([check("live", T0), check("link_removed", T0), check("link_removed", T2)], policy)
+    assert changes[-1] == ("lost", True, "confirm")
+
+
+@pytest.mark.parametrize(
+    "before, after, change",
+    [
+        (check("live", T0), check("nofollow", T1, nofollow=True), "nofollow"),
+        (check("nofollow", T0, nofollow=True), check("live", T1), "followed"),
+        (check("live", T0), check("live", T1, anchor="Acme widgets"), "anchor_changed"),
+        (check("live", T0), check("live", T1, url="https://ours.test/other"), "target_changed"),
+    ],
+)
+def test_status_changes(before, after, change):
+    assert run([before, after])[1][-1] == (change, True, "open")
+
+
+def test_redirected_with_the_link_is_not_a_loss():
+    _, changes = run([check("live", T0), check("redirected", T1, found=True)])
+    assert changes == [("new", True, "open")]
+
+
+PAGE = '<html><body><p>{}</p></body></html>'
+
+
+@pytest.fixture
+def web(tmp_path):
+    root = tmp_path / "web"
+    (root / "ref.test").mkdir(parents=True)
+    (root / "www.ours.test").mkdir()
+    (root / "www.ours.test" / "x.html").write_text(PAGE.format("our page"))
+    with SiteServer(root) as server:
+        yield server, root
+
+
+def write(root, name, body):
+    (root / "ref.test" / name).write_text(PAGE.format(body))
+
+
+def test_changes_across_runs(web, tmp_path):
+    server, root = web
+    port = server.port
+    target = f"http://www.ours.test:{port}/x.html"
+    link = f'<a href="{target}">Acme</a>'
+    for name in ("stays", "removed", "flipped", "flaky"):
+        write(root, f"{name}.html", f"We like {link}.")
+    export = tmp_path / "export.csv"
+    export.write_text("source_url,target_url\n" + "".join(
+        f"http://ref.test:{port}/{name}.html,{target}\n" for name in ("stays", "removed", "flipped", "flaky")))
+    db = tmp_path / "x.db"
+    settings = {"LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "RETRY_TIMES": 0, "LINKROT_BRANDS": "Acme"}
+    first = check_backlinks(db, f"file={export}", **settings)
+    assert sorted(r["change"] for r in first.rows("backlink_changes")) == ["new"] * 4
+
+    write(root, "removed.html", "We used to link to Acme here.")
+    write(root, "flipped.html", link.replace("<a ", '<a rel="sponsored" '))
+    routes = {"ref.test/flaky.html": {"status": 503, "body": "down for maintenance"}}
+    server.routes.update(routes)
+    second = check_backlinks(db, **settings)  # no file: re-check every known backlink
+    changes = {(r["source_url"].rsplit("/", 1)[1], r["change"]): r for r in second.rows("backlink_changes", run_id=second.run["id"])}
+    assert set(changes) == {("removed.html", "lost"), ("flipped.html", "nofollow")}
+    assert changes[("removed.html", "lost")]["confirmed"] == 0  # pending until a re-check
+    assert changes[("removed.html", "lost")]["mentions_site"] == 1  # still names the brand: easy to reclaim
+    assert second.stats["linkrot/changes/noise"] == 1  # the 503 is noise, not a loss
+
+    third = check_backlinks(db, **settings)
+    lost = third.rows("backlink_changes", change="lost")
+    assert len(lost) == 1 and lost[0]["confirmed"] == 1 and lost[0]["confirmed_run_id"] == third.run["id"]
+    assert lost[0]["detected_at"] < lost[0]["confirmed_at"]  # detected in run 2, confirmed in run 3
+    assert not third.rows("backlink_changes", run_id=third.run["id"])  # nothing else changed
+
+    write(root, "removed.html", f"Back again: {link}.")
+    fourth = check_backlinks(db, **settings)
+    assert [r["change"] for r in fourth.rows("backlink_changes", run_id=fourth.run["id"])] == ["recovered"]
+    assert fourth.db["backlink_checks"].count == 16  # every check kept: a timeline per backlink
+
+
+def test_an_immediate_recheck_confirms_in_the_same_run(web, tmp_path):
+    server, root = web
+    port = server.port
+    target = f"http://www.ours.test:{port}/x.html"
+    write(root, "page.html", f'<a href="{target}">Acme</a>')
+    export = tmp_path / "export.csv"
+    export.write_text(f"source_url,target_url\nhttp://ref.test:{port}/page.html,{target}\n")
+    db = tmp_path / "x.db"
+    settings = {"LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "LINKROT_CONFIRM_RECHECK": True}
+    check_backlinks(db, f"file={export}", **settings)
+    write(root, "page.html", "gone")
+    second = check_backlinks(db, **settings)
+    lost = second.one("backlink_changes", change="lost")
+    assert lost["confirmed"] == 1 and second.stats["linkrot/recheck/requested"] == 1
