@@ -45,6 +45,21 @@ LINKROT_CONFIRM_HOURS = 0.0  # and at least this many hours after the first of t
 LINKROT_CONFIRM_RECHECK = False  # re-fetch a page at once, in the same run, when a link seems gone (counts as a check)
 LINKROT_BRANDS = ""  # brand names, comma separated (anchor mix, unlinked mentions); empty: the site's domain name
 LINKROT_KEYWORDS = ""  # target keywords, comma separated: exact and partial match anchors
+LINKROT_ALERT_MIN_AUTHORITY = 50  # alert on changes of backlinks with at least this authority (unknown: only at 0)
+LINKROT_ALERT_CHANGES = "lost"  # which changes alert: lost (confirmed losses), new, nofollow, recovered
+LINKROT_ALERT_STDOUT = True  # print alerts on standard output when a run ends
+LINKROT_ALERT_WEBHOOK = ""  # POST alerts as JSON ({"text": ...}, Slack-compatible) to this URL
+LINKROT_ALERT_SMTP = ""  # host:port of an SMTP server to e-mail alerts through
+LINKROT_ALERT_EMAIL_FROM = "linkrot@localhost"
+LINKROT_ALERT_EMAIL_TO = ""  # recipients, comma separated
+LINKROT_ALERT_SMTP_USER = ""
+LINKROT_ALERT_SMTP_PASSWORD = ""
+LINKROT_ALERT_SMTP_STARTTLS = False
+LINKROT_ALERT_TIMEOUT = 10.0  # seconds per alert channel
+LINKROT_WAYBACK = False  # look up lost pages and dead targets in the Wayback Machine (a third-party service)
+LINKROT_WAYBACK_ENDPOINT = "https://archive.org/wayback/available"
+LINKROT_WAYBACK_TIMEOUT = 10.0
+LINKROT_WAYBACK_MAX = 200  # lookups per run at most
 
 # -- Scrapy's knobs, tuned for checking links --------------------------------------
 # must be here or in -s: Scrapy reads it before any spider exists

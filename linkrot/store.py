@@ -331,9 +331,10 @@ _VIEWS: dict[str, str] = {
                g.suggested_target, coalesce(g.confidence, 0) AS confidence, g.reason AS suggestion_reason,
                coalesce(g.is_home, 0) AS suggestion_is_home, g.origin AS suggestion_origin,
                s.target_final_url AS final_url, s.target_hops AS hops, s.target_outcome AS outcome,
-               max(s.checked_at) AS checked_at
+               max(s.checked_at) AS checked_at, w.snapshot_url AS archived_snapshot, w.snapshot_at AS archived_at
         FROM backlink_status s
         LEFT JOIN redirect_suggestions g ON g.url = s.target_url
+        LEFT JOIN wayback w ON w.url = s.target_url
         WHERE s.link_found = 1 AND s.target_outcome IN {_BROKEN_TARGET}
         GROUP BY s.target_url
         ORDER BY referring_domains DESC, best_authority DESC NULLS LAST, backlinks DESC, url
@@ -341,9 +342,11 @@ _VIEWS: dict[str, str] = {
     "backlink_changes": """
         SELECT b.source_url, b.target_url, e.change, e.previous_status, e.status, e.detected_at, e.confirmed,
                e.confirmed_at, c.reason, c.evidence, c.anchor_text, c.rel, c.mentions_site, b.authority,
-               b.authority_metric, b.source_domain, e.backlink_id, e.run_id, e.confirmed_run_id, e.id AS event_id
+               b.authority_metric, b.source_domain, e.backlink_id, e.run_id, e.confirmed_run_id, e.id AS event_id,
+               w.snapshot_url AS archived_snapshot, w.snapshot_at AS archived_at
         FROM backlink_events e
         JOIN backlinks b ON b.id = e.backlink_id
+        LEFT JOIN wayback w ON w.url = b.source_url
         LEFT JOIN backlink_checks c ON c.backlink_id = e.backlink_id AND c.run_id = e.run_id
         WHERE e.cancelled = 0
     """,
@@ -766,6 +769,33 @@ class Store:
                 ((s.url, s.suggested_target, s.confidence, s.reason, int(s.is_home), s.origin, now) for s in suggestions),
             )
 
+    def wayback_candidates(self, run_id: int) -> list[str]:
+        """Pages whose loss this run confirmed, and dead targets of ours, not looked up yet."""
+        sql = """
+            SELECT b.source_url FROM backlink_events e JOIN backlinks b ON b.id = e.backlink_id
+            WHERE e.confirmed_run_id = ? AND e.change = 'lost'
+            UNION SELECT url FROM broken_backlinks
+        """
+        query = f"SELECT c.source_url FROM ({sql}) c WHERE NOT EXISTS (SELECT 1 FROM wayback w WHERE w.url = c.source_url)"
+        return [row[0] for row in self.conn.execute(query, (run_id,))]
+
+    def save_wayback(self, snapshots: Iterable[Any]) -> None:
+        now = utcnow()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO wayback (url, archived, snapshot_url, snapshot_at, checked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((s.url, int(s.archived), s.snapshot_url, s.snapshot_at, now) for s in snapshots),
+            )
+
+    def record_alerts(self, run_id: int, results: Iterable[Any], count: int) -> None:
+        now = utcnow()
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO alerts (run_id, channel, alerts, ok, detail, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+                ((run_id, r.channel, count, int(r.ok), r.detail, now) for r in results),
+            )
+
     def mark_domain(self, domain: str, mark: str, comment: str | None) -> None:
         with self.conn:
             self.conn.execute(
@@ -781,5 +811,5 @@ class Store:
         where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
         return self.conn.execute(f"SELECT count(*) FROM [{view}] {where}", params).fetchone()[0]
 
-    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, tuple(params)))
+    def rows(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params if isinstance(params, dict) else tuple(params)))

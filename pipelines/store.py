@@ -9,11 +9,8 @@ from scrapy import signals
 from twisted.internet import task
 
 from linkrot.items import BacklinkCheck, SitemapEntry, UrlResult
-from linkrot.config import as_float, as_int
-from linkrot.errors import LinkrotError
-from linkrot.history import Policy
+from linkrot.afterrun import after_run, policy_from_settings
 from linkrot.store import Store
-from linkrot.suggest import refresh_suggestions
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +29,7 @@ class StorePipeline:
         self.path = settings.get("LINKROT_DB")
         self.batch_size = max(1, settings.getint("LINKROT_BATCH_SIZE"))
         self.interval = settings.getfloat("LINKROT_FLUSH_INTERVAL")
-        self.overrides = settings.get("LINKROT_REDIRECT_OVERRIDES")
-        self.policy = Policy(
-            confirm_checks=as_int("LINKROT_CONFIRM_CHECKS", settings.get("LINKROT_CONFIRM_CHECKS"), minimum=1),
-            confirm_hours=as_float("LINKROT_CONFIRM_HOURS", settings.get("LINKROT_CONFIRM_HOURS")),
-        )
+        policy_from_settings(settings)  # a bad confirmation setting stops the run before it starts
         self.results: list[UrlResult] = []
         self.sitemap: list[SitemapEntry] = []
         self.checks: list[BacklinkCheck] = []
@@ -97,14 +90,8 @@ class StorePipeline:
                 "broken_links", "redirect_chains", "soft_404s", "orphans")
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
-            if self.crawler.spider.name == "backlinks":
-                changes = self.store.apply_history(self.run_id, self.policy)
-                for key, value in changes.items():
-                    stats.set_value(f"linkrot/changes/{key}", value)
-            try:  # a bad overrides file is reported, never loses the run
-                stats.set_value("linkrot/suggestions", refresh_suggestions(self.store, self.overrides))
-            except LinkrotError as exc:
-                logger.error("linkrot: redirect suggestions not refreshed: %s", exc)
+            spider = self.crawler.spider
+            after_run(self.store, self.run_id, spider.name, self.crawler.settings, stats, getattr(spider, "site", None))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.store is None or self.run_id is None:

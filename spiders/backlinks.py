@@ -15,12 +15,13 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.http import Response, TextResponse
 
 from linkrot import anchors
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
+from linkrot.lock import RunLock
 from linkrot.config import BacklinksConfig
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import BacklinkCheck, UrlResult
@@ -72,6 +73,8 @@ class BacklinksSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = config = BacklinksConfig.from_settings(crawler.settings, kwargs)
+        spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
+        crawler.signals.connect(spider.lock.release, signals.spider_closed)
         spider.run_args = dict(kwargs)
         spider.site = config.site
         # import before the run starts: a file linkrot cannot read stops here, with its name and why

@@ -20,6 +20,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from linkrot import status as st
+from linkrot.lock import RunLock
 from linkrot.config import SiteConfig
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import Link, SitemapEntry, UrlResult
@@ -49,6 +50,8 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SiteSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = SiteConfig.from_settings(crawler.settings, kwargs)
+        spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
+        crawler.signals.connect(spider.lock.release, signals.spider_closed)
         spider.run_args = dict(kwargs)
         spider.site = spider.config.start_url
         spider.scope = Scope(spider.config.start_url, subdomains=spider.config.subdomains)

@@ -39,6 +39,7 @@ class Crawl:
     stats: dict[str, Any]
     run: dict[str, Any]
     log: str
+    out: str = ""  # what the run printed on standard output (alerts)
 
     def rows(self, view: str, **where: Any) -> list[dict[str, Any]]:
         clause = " AND ".join(f"[{k}] = ?" for k in where) or "1"
@@ -98,4 +99,4 @@ def check_backlinks(db_path: Path, *args: str, **settings: Any) -> Crawl:
     assert proc.returncode == 0, proc.stderr[-5000:]
     db = sqlite_utils.Database(db_path)
     run = list(db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))[0]
-    return Crawl(db, json.loads(run["stats"]), run, proc.stderr)
+    return Crawl(db, json.loads(run["stats"]), run, proc.stderr, proc.stdout)

@@ -150,3 +150,107 @@ def test_an_immediate_recheck_confirms_in_the_same_run(web, tmp_path):
     second = check_backlinks(db, **settings)
     lost = second.one("backlink_changes", change="lost")
     assert lost["confirmed"] == 1 and second.stats["linkrot/recheck/requested"] == 1
+
+
+def test_overlapping_runs_of_a_spider_are_refused(tmp_path):
+    from conftest import run_scrapy
+    from linkrot.lock import RunLock
+
+    db = tmp_path / "x.db"
+    lock = RunLock(db, "backlinks").acquire()
+    try:
+        proc = run_scrapy(["crawl", "backlinks", "-s", f"LINKROT_DB={db}"])
+        assert proc.returncode != 0
+        assert "another backlinks run (pid" in proc.stderr and "not starting an overlapping one" in proc.stderr
+    finally:
+        lock.release()
+    proc = run_scrapy(["crawl", "backlinks", "-s", f"LINKROT_DB={db}"])
+    assert "no backlinks to check" in proc.stderr  # the lock is gone with its holder
+
+
+def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
+    """A confirmed loss above the authority threshold reaches a webhook and a mailbox; a dead channel costs nothing."""
+    import json as jsonlib
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from aiosmtpd.controller import Controller
+
+    server, root = web
+    port = server.port
+    posts: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - stdlib name
+            posts.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Mailbox:
+        messages: list = []
+
+        async def handle_DATA(self, server_, session, envelope):  # noqa: N802 - aiosmtpd name
+            self.messages.append(envelope)
+            return "250 OK"
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd cannot listen on port 0: pick a free port first
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free)
+    smtp.start()
+    server.routes["/wayback/available"] = {"content_type": "application/json", "body": jsonlib.dumps(
+        {"archived_snapshots": {"closest": {"available": True, "url": "http://archive.test/web/2026/x",
+                                            "timestamp": "20260102030405", "status": "200"}}})}
+    try:
+        target = f"http://www.ours.test:{port}/x.html"
+        write(root, "big.html", f'<a href="{target}">Acme</a>')
+        write(root, "small.html", f'<a href="{target}">Acme</a>')
+        export = tmp_path / "ahrefs.csv"
+        export.write_text(
+            '"Referring page URL","Target URL","Anchor","Domain rating"\n'
+            f'"http://ref.test:{port}/big.html","{target}","Acme","72"\n'
+            f'"http://ref.test:{port}/small.html","{target}","Acme","12"\n'
+        )
+        db = tmp_path / "x.db"
+        settings = {
+            "LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "LINKROT_CONFIRM_CHECKS": 1,
+            "LINKROT_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_address[1]}/hook",
+            "LINKROT_ALERT_SMTP": f"127.0.0.1:{smtp.port}", "LINKROT_ALERT_EMAIL_TO": "seo@ours.test",
+            "LINKROT_WAYBACK": True, "LINKROT_WAYBACK_ENDPOINT": f"http://127.0.0.1:{port}/wayback/available",
+        }
+        check_backlinks(db, f"file={export}", **settings)
+        assert not posts and not mailbox.messages  # new links do not alert by default
+        write(root, "big.html", "gone")
+        write(root, "small.html", "gone")
+        second = check_backlinks(db, **settings)
+        assert len(posts) == 1 and len(posts[0]["alerts"]) == 1  # DR 12 is under the threshold of 50
+        alert = posts[0]["alerts"][0]
+        assert alert["source_url"].endswith("/big.html") and alert["status"] == "link_removed"
+        assert alert["triage"] == "reclaim" and 'href="' in alert["evidence"]
+        assert "big.html" in posts[0]["text"] and "outreach" in posts[0]["text"]
+        assert len(mailbox.messages) == 1 and mailbox.messages[0].rcpt_tos == ["seo@ours.test"]
+        assert "big.html" in second.out and "small.html" not in second.out  # and on standard output
+        sent = {r["channel"]: r["ok"] for r in second.rows("alerts")}
+        assert sent == {"stdout": 1, "webhook": 1, "email": 1}
+        lost = second.one("backlink_changes", change="lost", source_url=f"http://ref.test:{port}/big.html")
+        assert lost["archived_snapshot"] == "http://archive.test/web/2026/x" and lost["archived_at"].startswith("2026-01-02")
+
+        # a dead webhook and mail server: logged, the run's data is all there
+        write(root, "big.html", f'<a href="{target}">Acme</a>')
+        dead = {**settings, "LINKROT_ALERT_CHANGES": "recovered", "LINKROT_ALERT_WEBHOOK": "http://127.0.0.1:9/hook",
+                "LINKROT_ALERT_SMTP": "127.0.0.1:9"}
+        third = check_backlinks(db, **dead)
+        assert third.one("backlink_changes", change="recovered")["source_url"].endswith("/big.html")
+        failed = {r["channel"]: r["ok"] for r in third.rows("alerts") if r["run_id"] == third.run["id"]}
+        assert failed == {"stdout": 1, "webhook": 0, "email": 0}
+        assert third.run["state"] == "finished"
+    finally:
+        hook.shutdown()
+        smtp.stop()
