@@ -33,8 +33,9 @@ def _call(base: str, endpoint: str, data: list[tuple[str, str]] | None = None) -
         return json.load(response)
 
 
-@pytest.fixture
-def scrapyd(tmp_path):
+@pytest.fixture(scope="module")
+def scrapyd(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("scrapyd")
     port = _free_port()
     (tmp_path / "scrapyd.conf").write_text(
         "[scrapyd]\n"
@@ -61,8 +62,10 @@ def scrapyd(tmp_path):
     log.close()
 
 
-def test_deploy_schedule_and_read_rows(scrapyd, demo_server, tmp_path):
+@pytest.fixture(scope="module")
+def deployed(scrapyd, tmp_path_factory):
     # a deploy target for this Scrapyd, in the user's config rather than the project's scrapy.cfg
+    tmp_path = tmp_path_factory.mktemp("deploy")
     config_home = tmp_path / "config"
     config_home.mkdir()
     (config_home / "scrapy.cfg").write_text(f"[deploy:test]\nurl = {scrapyd}/\nproject = linkrot\n")
@@ -74,26 +77,75 @@ def test_deploy_schedule_and_read_rows(scrapyd, demo_server, tmp_path):
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert '"status": "ok"' in deploy.stdout, deploy.stdout
     assert _call(scrapyd, "listspiders.json?project=linkrot")["spiders"] == ["backlinks", "site"]
+    return scrapyd
 
-    db = tmp_path / "scheduled.db"
-    job = _call(
-        scrapyd, "schedule.json",
-        [
-            ("project", "linkrot"), ("spider", "site"), ("url", f"{demo_server.origin}/"),
-            ("setting", f"LINKROT_DB={db}"), ("setting", "LINKROT_PROGRESS_INTERVAL=0"),
-        ],
-    )
+
+def _run(scrapyd: str, spider: str, *params: tuple[str, str]) -> dict:
+    """Schedule a job and wait until Scrapyd says it finished."""
+    job = _call(scrapyd, "schedule.json", [("project", "linkrot"), ("spider", spider), *params])
     assert job["status"] == "ok", job
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while True:
         jobs = _call(scrapyd, "listjobs.json?project=linkrot")
-        if any(j["id"] == job["jobid"] for j in jobs["finished"]):
-            break
+        done = [j for j in jobs["finished"] if j["id"] == job["jobid"]]
+        if done:
+            return done[0]
         assert time.monotonic() < deadline, jobs
         time.sleep(0.5)
+
+
+def test_deploy_schedule_and_read_rows(deployed, demo_server, tmp_path):
+    db = tmp_path / "scheduled.db"
+    _run(
+        deployed, "site", ("url", f"{demo_server.origin}/"),
+        ("setting", f"LINKROT_DB={db}"), ("setting", "LINKROT_PROGRESS_INTERVAL=0"),
+    )
     rows = sqlite_utils.Database(db)
     assert rows["pages"].count > 20
     assert rows["broken_links"].count == 7
     run = next(rows.query("SELECT spider, state, args FROM runs"))
     assert run["spider"] == "site" and run["state"] == "finished"
     assert json.loads(run["args"])["url"] == f"{demo_server.origin}/"
+
+
+def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tmp_path):
+    """The monitoring loop on Scrapyd: a web that changes between runs, and what backlink_changes says."""
+    from linkrot.webserver import SiteServer
+
+    root = tmp_path / "web"
+    (root / "ref.test").mkdir(parents=True)
+    (root / "www.ours.test").mkdir()
+    (root / "www.ours.test" / "x.html").write_text("<html><body>ours</body></html>")
+    with SiteServer(root) as server:
+        target = f"http://www.ours.test:{server.port}/x.html"
+        names = ("stays", "removed", "flipped", "flaky")
+        for name in names:
+            (root / "ref.test" / f"{name}.html").write_text(f'<html><body><a href="{target}">Acme</a></body></html>')
+        export = tmp_path / "export.csv"
+        export.write_text("source_url,target_url\n" + "".join(
+            f"http://ref.test:{server.port}/{n}.html,{target}\n" for n in names))
+        db = tmp_path / "monitor.db"
+        settings = [("setting", f"LINKROT_DB={db}"), ("setting", "LINKROT_RESOLVE=*.test=127.0.0.1"),
+                    ("setting", "LINKROT_RENDER=never"), ("setting", "RETRY_TIMES=0")]
+        _run(deployed, "backlinks", ("file", str(export)), *settings)
+
+        (root / "ref.test" / "removed.html").write_text("<html><body>no link any more</body></html>")
+        (root / "ref.test" / "flipped.html").write_text(
+            f'<html><body><a rel="nofollow" href="{target}">Acme</a></body></html>')
+        server.routes["ref.test/flaky.html"] = {"status": 503, "body": "maintenance"}
+        _run(deployed, "backlinks", *settings)
+        db_rows = sqlite_utils.Database(db)
+        runs = [r["id"] for r in db_rows.query("SELECT id FROM runs ORDER BY id")]
+
+        def changes(run_id: int) -> set[tuple[str, str, int]]:
+            sql = "SELECT source_url, change, confirmed FROM backlink_changes WHERE run_id = ?"
+            return {(r["source_url"].rsplit("/", 1)[1], r["change"], r["confirmed"]) for r in db_rows.query(sql, [run_id])}
+
+        assert changes(runs[0]) == {(f"{n}.html", "new", 1) for n in names}
+        assert changes(runs[1]) == {("removed.html", "lost", 0), ("flipped.html", "nofollow", 1)}  # 503: no loss
+
+        _run(deployed, "backlinks", *settings)  # the next check confirms the removal
+        lost = list(db_rows.query("SELECT * FROM backlink_changes WHERE change = 'lost'"))
+        assert len(lost) == 1 and lost[0]["confirmed"] == 1 and lost[0]["run_id"] == runs[1]
+        assert lost[0]["source_url"].endswith("/removed.html")
+        assert all(r["state"] == "finished" for r in db_rows.query("SELECT state FROM runs"))
