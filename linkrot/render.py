@@ -9,11 +9,13 @@ link check needs the DOM, not the pixels.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .guard import POLICY, forbidden_reason, url_host
 from .resolver import HostMap
 
 #: tried in this order when LINKROT_CHROMIUM is empty; the first skips Debian's wrapper script
@@ -56,9 +58,29 @@ def launch_options(chromium: str | None, hostmap: HostMap) -> dict[str, Any]:
     return options
 
 
-def abort_request(request: Any) -> bool:
-    """``PLAYWRIGHT_ABORT_REQUEST``: skip what cannot change the page's links."""
-    return request.resource_type in _ABORTED_TYPES
+async def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: skip what cannot change the page's links, and what must not be reached.
+
+    Chromium resolves names itself, so each request's host is resolved here
+    and refused when any of its addresses is forbidden (``linkrot.guard``).
+    Chromium's own lookup happens after this one: a rebinding DNS server could
+    still answer differently in between, which is why pages are rendered only
+    after a static fetch of the same URL passed the connect-time check.
+    """
+    if request.resource_type in _ABORTED_TYPES:
+        return True
+    if not POLICY.enabled:
+        return False
+    host = url_host(request.url)
+    if not host or POLICY.allows_host(host):
+        return False
+    if forbidden_reason(host) is not None:
+        return True
+    try:
+        answers = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return False  # Chromium will fail to resolve it too
+    return any(forbidden_reason(str(info[4][0])) is not None for info in answers)
 
 
 async def settle(page: Any, wait_seconds: float) -> None:

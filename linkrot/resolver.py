@@ -17,6 +17,7 @@ from twisted.internet import defer
 from scrapy.resolver import CachingThreadedResolver
 
 from .errors import ConfigError
+from .guard import POLICY
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -89,6 +90,13 @@ class MappingResolver(CachingThreadedResolver):
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
         addr = self.hostmap.lookup(name)
         if addr is not None:
-            return defer.succeed(addr)
-        return super().getHostByName(name, timeout)
+            return defer.succeed(addr)  # the user said where this host is: never forbidden
+        answer = super().getHostByName(name, timeout)
+        answer.addCallback(_checked, name)  # the address connected to is the one checked (no DNS rebinding)
+        return answer
+
+
+def _checked(address: str, name: str) -> str:
+    POLICY.check(name, address)
+    return address
 

@@ -35,6 +35,7 @@ LINKROT_RENDER_PAGES = 4  # browser pages open at once
 LINKROT_RENDER_WAIT = 3.0  # after "load", seconds to wait at most for the network to go idle
 LINKROT_BACKLINKS_CONCURRENCY = 64  # requests in flight over all referring hosts
 LINKROT_BACKLINKS_PER_HOST = 2  # requests in flight per referring host
+LINKROT_ALLOW_PRIVATE = False  # backlinks: let imported URLs reach loopback/private/link-local addresses
 LINKROT_RETRY_AFTER_TIMES = 2  # 429: ask again this many times, after waiting what Retry-After says
 LINKROT_RETRY_AFTER_DEFAULT = 5.0  # seconds to wait on a 429 without Retry-After
 LINKROT_RETRY_AFTER_MAX = 60.0  # a longer Retry-After is not waited for: the page is rate_limited
@@ -87,6 +88,8 @@ DOWNLOADER_MIDDLEWARES = {
     # the spiders decide what is in scope
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # IP-literal URLs from imported files: no request forgery (linkrot.guard)
+    "linkrot.guard.AddressGuardMiddleware": 50,
     # sees a 429 before RetryMiddleware (550) and waits what Retry-After says
     "linkrot.middlewares.RetryAfterMiddleware": 560,
 }

@@ -42,9 +42,12 @@ def judge(
     match: LinkMatch | None = None,
     rendered: bool = False,
     target_url: str = "",
+    error: str | None = None,
 ) -> Judgement:
     """Decide the verdict of one backlink from what its referring page answered."""
     by_fetch = fetch_verdict(outcome, code)
+    if by_fetch is not None and error and "not fetched:" in error:  # the address guard said no
+        return Judgement(by_fetch, error[error.index("not fetched:"):])
     if by_fetch is not None:
         template = _FETCH_REASONS.get(outcome, "the page answers HTTP {code}")
         if code is not None and outcome in (Status.CLIENT_ERROR, Status.NOT_FOUND, Status.SERVER_ERROR, Status.OK):

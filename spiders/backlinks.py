@@ -23,6 +23,7 @@ from linkrot import status as st
 from linkrot.backlinks_import import import_files
 from linkrot.lock import RunLock
 from linkrot.config import BacklinksConfig
+from linkrot.guard import POLICY
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.matching import find_link
@@ -89,6 +90,12 @@ class BacklinksSpider(Spider):
             store.close()
         spider.targets_seen: set[str] = set()
         settings = crawler.settings
+        # imported URLs are untrusted: no loopback, private or metadata addresses (linkrot.guard)
+        POLICY.configure(
+            enabled=not settings.getbool("LINKROT_ALLOW_PRIVATE"),
+            allowed_hosts={hostname_of(config.site)} if config.site else set(),
+            hostmap=HostMap.parse(settings.get("LINKROT_RESOLVE")),
+        )
         spider.recheck = settings.getbool("LINKROT_CONFIRM_RECHECK")
         spider.brands = settings.getlist("LINKROT_BRANDS")
         spider.keywords = settings.getlist("LINKROT_KEYWORDS")
@@ -203,6 +210,9 @@ class BacklinksSpider(Spider):
         meta = request.meta
         outcome = st.from_failure(failure)
         error = f"{type(failure.value).__name__}: {failure.value}"[:500]
+        refusal = POLICY.refusal(hostname_of(request.url)) if outcome is Status.DNS_ERROR else None
+        if refusal:  # the address guard refused the name after DNS; Twisted calls that a failed lookup
+            outcome, error = Status.BLOCKED, f"ForbiddenAddressError: {refusal}"
         if meta["linkrot_kind"] == "render":
             # the browser failed: the static reading stands, with the reason noted
             logger.info("linkrot: rendering %s failed: %s", request.url, error)
@@ -307,7 +317,7 @@ class BacklinksSpider(Spider):
                                   page_nofollow=nofollow)
             verdict = judge(source_url=source, final_url=final_url, outcome=outcome, code=code, noindex=noindex,
                             noindex_via=noindex_via, canonical_url=canonical, match=match, rendered=rendered,
-                            target_url=target)
+                            target_url=target, error=error)
             if (self.recheck and not rechecked and match is None and not verdict.verdict.is_transient
                     and standing != 0):
                 # a removal that would open a pending loss: ask once more, now, before believing it
