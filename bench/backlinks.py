@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import asdict
@@ -86,6 +87,18 @@ def normalizer():
     return lambda url: normalize_url(url) or url
 
 
+def code_version() -> str:
+    """The commit the spider ran from, and whether the core had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "spiders", "linkrot", "pipelines"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
 def score(rows: list[dict], truth: dict) -> dict:
     """Render choices and verdicts against the truth."""
     norm = normalizer()
@@ -126,7 +139,7 @@ def score(rows: list[dict], truth: dict) -> dict:
         "false_renders_by_kind": dict(Counter(expected[u]["kind"] for u in rendered - js)),
         "missed_js": len(js - rendered),
         "per_verdict": {v: f"{right}/{n}" for v, (right, n) in sorted(per_verdict.items(), key=lambda x: -x[1][1])},
-        "per_kind": per_kind,
+        "per_kind": dict(sorted(per_kind.items(), key=lambda x: -x[1]["expected"])),
         "wrong": [{"kind": k, "expected": e, "got": g, "count": n} for (k, e, g), n in wrong.most_common()],
         "target_404": f"{len(target_404_seen)}/{len(target_404)}",
         "target_200_misreported": len(target_bad),
@@ -150,11 +163,11 @@ def log_tail(lines: int = 12) -> list[str]:
     return ["    " + line for line in text.splitlines()[-lines:]]
 
 
-def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason: str | None) -> str:
+def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason: str | None, version: str) -> str:
     mib = 2**20
     lines = [f"{args.pages} backlinks from {args.pages} referring pages on {args.hosts} hosts, "
              f"js share {args.js_share}, nginx on 127.0.0.1:{port}"
-             + (f", settings {' '.join(args.set)}" if args.set else ""), ""]
+             + (f", settings {' '.join(args.set)}" if args.set else "") + f"; linkrot at {version}", ""]
     rendered_share = f"{100 * s['rendered'] / s['checked']:.1f} %" if s["checked"] else "-"
     perf = {
         "exit": "timeout" if m.timed_out else str(m.returncode),
@@ -212,6 +225,7 @@ def main() -> None:
     port = args.port or nginx.free_port()
     site, truth = ensure_links(args.pages, args.hosts, port, args.js_share)
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
+    version = code_version()
     with nginx.serve(site, OUT / "nginx-links", port, vhosts=True):
         print(f"backlinks: running on {site / 'export.csv'} ...", flush=True)
         m = measure(command(site / "export.csv", args.set), ROOT, OUT / "backlinks.log", OUT / "backlinks.out",
@@ -223,9 +237,9 @@ def main() -> None:
         print(f"backlinks: cannot read {DB}: {exc!r}", flush=True)
         rows, stats, reason = [], {}, None
     s = score(rows, truth)
-    text = report(args, port, m, s, stats, reason)
+    text = report(args, port, m, s, stats, reason, version)
     results = {
-        "params": {**truth["params"], "set": args.set}, "counts": truth["counts"], "measure": asdict(m),
+        "params": {**truth["params"], "set": args.set}, "linkrot": version, "counts": truth["counts"], "measure": asdict(m),
         "score": s, "stats": stats, "finish_reason": reason, "report": text.splitlines(),
     }
     (OUT / f"backlinks-results-{args.pages}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -27,6 +27,7 @@ LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that m
 LINKROT_BATCH_SIZE = 500  # items per database transaction
 LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
 LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
+LINKROT_RESUME = True  # a run that did not finish (killed, Ctrl-C) is resumed by the next one with the same arguments
 LINKROT_REDIRECT_OVERRIDES = "data/redirect-overrides.csv"  # your redirect targets (from_url,to_url[,note]), beat suggestions
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never

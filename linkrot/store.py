@@ -525,6 +525,45 @@ class Store:
             )
         return int(cursor.lastrowid)
 
+    def resumable_run(self, spider: str, site: str | None, args: dict[str, Any]) -> int | None:
+        """The run to resume: the latest of this spider and site, if it never finished, with the same arguments.
+
+        A run killed (SIGKILL, power loss) stays ``running``; one stopped with Ctrl-C is ``interrupted``.
+        Its rows are its checkpoint: what is in the database is done, everything else is redone.
+        """
+        row = self.conn.execute(
+            "SELECT id, state, args FROM runs WHERE spider = ? AND site IS ? ORDER BY id DESC LIMIT 1", (spider, site)
+        ).fetchone()
+        if row is None or row[1] == "finished":
+            return None
+        if json.loads(row[2] or "{}") != json.loads(json.dumps(args, sort_keys=True, default=str)):
+            return None
+        return int(row[0])
+
+    def resume_run(self, run_id: int) -> None:
+        with self.conn:
+            self.conn.execute(
+                "UPDATE runs SET state = 'running', finished_at = NULL, finish_reason = NULL WHERE id = ?", (run_id,)
+            )
+
+    def done_urls(self, run_id: int) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT url FROM urls WHERE run_id = ?", (run_id,))}
+
+    def pending_links(self, run_id: int) -> list[tuple[str, int | None, int]]:
+        """Link targets found by a run and not fetched yet: (url, depth of the page it was found on, is_internal)."""
+        return self.conn.execute(
+            """
+            SELECT l.target_url, min(u.depth), max(l.is_internal) FROM links l
+            JOIN urls u ON u.run_id = l.run_id AND u.url = l.source_url
+            WHERE l.run_id = ? AND NOT EXISTS (SELECT 1 FROM urls d WHERE d.run_id = l.run_id AND d.url = l.target_url)
+            GROUP BY l.target_url ORDER BY min(u.depth), l.target_url
+            """,
+            (run_id,),
+        ).fetchall()
+
+    def sitemap_entries(self, run_id: int) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT url, sitemap FROM sitemap_urls WHERE run_id = ?", (run_id,)).fetchall())
+
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         state = "finished" if reason == "finished" else "interrupted"
         with self.conn:
@@ -662,12 +701,14 @@ class Store:
         """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks).
 
         Each backlink is ``(id, target_url, any_target, standing)``; ``standing`` is what the
-        history knows (1 link there, 0 lost, None never seen).
+        history knows (1 link there, 0 lost, None never seen).  Backlinks this run already
+        checked (before a crash) are left out; a page may come back with none left.
         """
         rows = self.conn.execute(
             """
-            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target, s.standing
-            FROM (SELECT seq, source_url FROM check_queue WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) q
+            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target, s.standing,
+                   EXISTS (SELECT 1 FROM backlink_checks k WHERE k.backlink_id = b.id AND k.run_id = q.run_id)
+            FROM (SELECT run_id, seq, source_url FROM check_queue WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) q
             JOIN backlinks b ON b.source_url = q.source_url
             LEFT JOIN backlink_state s ON s.backlink_id = b.id
             ORDER BY q.seq, b.id
@@ -675,10 +716,11 @@ class Store:
             (run_id, after, limit),
         ).fetchall()
         pages: list[tuple[int, str, list[tuple[int, str, int]]]] = []
-        for seq, source, backlink_id, target, any_target, standing in rows:
+        for seq, source, backlink_id, target, any_target, standing, done in rows:
             if not pages or pages[-1][0] != seq:
                 pages.append((seq, source, []))
-            pages[-1][2].append((backlink_id, target, any_target, standing))
+            if not done:  # a resumed run: checked before the crash, not again
+                pages[-1][2].append((backlink_id, target, any_target, standing))
         return pages
 
     # -- history --------------------------------------------------------------------

@@ -117,6 +117,9 @@ class SiteServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a crawler opening dozens of connections at once
+    # gets SYNs dropped and waits for retransmits (1 s, 3 s, ...) or times out
+    request_queue_size = 1024
 
     def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), SiteHandler)

@@ -45,7 +45,16 @@ class StorePipeline:
     def open_spider(self) -> None:
         spider = self.crawler.spider
         self.store = Store(self.path)
-        self.run_id = self.store.start_run(spider.name, getattr(spider, "site", None), getattr(spider, "run_args", {}))
+        args = getattr(spider, "run_args", {})
+        site = getattr(spider, "site", None)
+        resumed = self.store.resumable_run(spider.name, site, args) if getattr(spider, "resume", False) else None
+        if resumed is not None:
+            self.store.resume_run(resumed)
+            self.run_id = resumed
+            logger.info("linkrot: resuming run %d, which did not finish; what it stored is not fetched again", resumed)
+        else:
+            self.run_id = self.store.start_run(spider.name, site, args)
+        spider.resumed = resumed is not None
         spider.run_id = self.run_id
         self.crawler.stats.set_value("linkrot/run_id", self.run_id)
         self.crawler.stats.set_value("linkrot/db", str(self.store.path))
@@ -90,12 +99,14 @@ class StorePipeline:
                 "broken_links", "redirect_chains", "soft_404s", "orphans")
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
-            spider = self.crawler.spider
-            after_run(self.store, self.run_id, spider.name, self.crawler.settings, stats, getattr(spider, "site", None))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.store is None or self.run_id is None:
             return
+        if reason == "finished":
+            # history, suggestions, alerts: once per run, when it is whole (an interrupted run is resumed first)
+            after_run(self.store, self.run_id, spider.name, self.crawler.settings, self.crawler.stats,
+                      getattr(spider, "site", None))
         self.store.finish_run(self.run_id, reason, self.crawler.stats.get_stats())
         self.store.close()
         self.store = None

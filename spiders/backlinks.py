@@ -22,7 +22,7 @@ from linkrot import anchors
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
 from linkrot.lock import RunLock
-from linkrot.config import BacklinksConfig
+from linkrot.config import as_bool, BacklinksConfig
 from linkrot.guard import POLICY
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import BacklinkCheck, UrlResult
@@ -76,7 +76,8 @@ class BacklinksSpider(Spider):
         spider.config = config = BacklinksConfig.from_settings(crawler.settings, kwargs)
         spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
         crawler.signals.connect(spider.lock.release, signals.spider_closed)
-        spider.run_args = dict(kwargs)
+        spider.run_args = {k: v for k, v in kwargs.items() if k != "resume"}
+        spider.resume = as_bool("resume", kwargs.get("resume", crawler.settings.get("LINKROT_RESUME")))
         spider.site = config.site
         # import before the run starts: a file linkrot cannot read stops here, with its name and why
         store = Store(crawler.settings.get("LINKROT_DB"))
@@ -123,6 +124,8 @@ class BacklinksSpider(Spider):
                 from linkrot.matching import site_key as key_of
 
                 site_key = key_of(self.config.site)
+            if getattr(self, "resumed", False):  # the queue of the run is there; skip what it checked
+                self.targets_seen = store.done_urls(self.run_id)
             pages, backlinks = store.queue_checks(self.run_id, self.import_ids or None, site_key)
             stats = self.crawler.stats
             stats.set_value("linkrot/backlinks/pages_queued", pages)
@@ -136,6 +139,8 @@ class BacklinksSpider(Spider):
                     break
                 for seq, source_url, backlinks in pages:
                     after = seq
+                    if not backlinks:
+                        continue
                     for _, target, _, _ in backlinks:
                         if target not in self.targets_seen:
                             self.targets_seen.add(target)

@@ -21,10 +21,11 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from linkrot import status as st
 from linkrot.lock import RunLock
-from linkrot.config import SiteConfig
+from linkrot.config import as_bool, SiteConfig
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import Link, SitemapEntry, UrlResult
 from linkrot.redirects import next_step, summarize
+from linkrot.store import Store
 from linkrot.soft404 import NotFoundTemplate, classify, probe_path
 from linkrot.status import REDIRECT_CODES, Status
 from linkrot.urls import Scope, absolute_url
@@ -52,7 +53,8 @@ class SiteSpider(Spider):
         spider.config = SiteConfig.from_settings(crawler.settings, kwargs)
         spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
         crawler.signals.connect(spider.lock.release, signals.spider_closed)
-        spider.run_args = dict(kwargs)
+        spider.run_args = {k: v for k, v in kwargs.items() if k != "resume"}
+        spider.resume = as_bool("resume", kwargs.get("resume", crawler.settings.get("LINKROT_RESUME")))
         spider.site = spider.config.start_url
         spider.scope = Scope(spider.config.start_url, subdomains=spider.config.subdomains)
         spider.seen: set[str] = set()
@@ -72,9 +74,36 @@ class SiteSpider(Spider):
         self.template = await self.probe_not_found(urljoin(start, probe_path()))
         if self.config.use_sitemap:
             yield self.aux_request(urljoin(start, "/robots.txt"), self.parse_robots)
+        if getattr(self, "resumed", False):
+            for request in self.resume_requests():
+                yield request
+            return
         self.seen.add(start)
         self.pages_scheduled += 1
         yield self.url_request(start, depth=0, via="start")
+
+    def resume_requests(self) -> Iterator[Request]:
+        """Pick up a run that did not finish: what it stored is done, the links it found but did not fetch are not."""
+        store = Store(self.settings.get("LINKROT_DB"))
+        try:
+            self.seen = store.done_urls(self.run_id)
+            self.sitemap_urls = store.sitemap_entries(self.run_id)
+            pending = store.pending_links(self.run_id)
+        finally:
+            store.close()
+        self.pages_scheduled = sum(1 for url in self.seen if self.scope.is_internal(url))
+        logger.info("linkrot: %d URLs already done, %d links found and not fetched yet", len(self.seen), len(pending))
+        self.crawler.stats.set_value("linkrot/resume/done", len(self.seen))
+        if self.config.start_url not in self.seen:
+            self.seen.add(self.config.start_url)
+            self.pages_scheduled += 1
+            yield self.url_request(self.config.start_url, depth=0, via="start")
+        for url, depth, is_internal in pending:
+            if url not in self.seen:
+                link = Link(url, "", "", False, bool(is_internal) and self.scope.is_internal(url))
+                request = self.schedule(link, depth)
+                if request is not None:
+                    yield request
 
     async def probe_not_found(self, url: str) -> NotFoundTemplate | None:
         """Learn what the site answers for a URL that cannot exist."""

@@ -220,6 +220,7 @@ def test_canned_queries_are_read_only_selects():
     assert set(queries) == {
         "broken_backlinks_ranked", "lost_links_by_domain", "triage_summary", "status_breakdown",
         "redirect_chains_longest", "broken_links_by_page", "soft_404s_and_orphans",
+        "referring_domains_over_time", "loss_rate_by_month",
     }
     for name, query in queries.items():
         assert not query.get("write"), name

@@ -1,0 +1,334 @@
+"""``linkrot``: read the database a crawl wrote; print redirect maps, reports, a disavow file.
+
+One verb per command.  Exit codes: 0 ok, 2 problems found (broken backlinks,
+refused redirects...), 1 error (no or bad database, unreadable file), 3 bad
+usage.  Click's own usage errors exit 2, which would read as "problems found"
+to a script, so :class:`LinkrotGroup` turns them into 3.  Conditions named in
+``linkrot.errors`` (and SQLite's and the file system's) become one ``Error:``
+line here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import settings
+from .errors import LinkrotError
+from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
+from .report import RENDERERS, chain_rows, disavow_file, disavow_marks, gather, has_problems, seen_urls
+from .store import DEFAULT_DB, Store
+from .suggest import refresh_suggestions
+from .urls import hostname_of, normalize_url, registrable_domain
+
+OK, PROBLEMS, ERROR, USAGE = 0, 2, 1, 3
+METADATA = Path(__file__).with_name("metadata.yml")
+MARKS = ("disavow", "watch", "ok")
+
+
+class LinkrotGroup(click.Group):
+    """A click group whose usage errors exit 3 and whose known failures are one line."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _edge():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _edge():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _edge() -> Iterator[None]:
+    try:
+        yield
+    except click.UsageError as exc:
+        exc.exit_code = USAGE
+        raise
+    except (LinkrotError, sqlite3.Error, OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+            raise  # `linkrot report | head`: click itself silences a closed pipe
+        message = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the message held
+        raise click.ClickException(message) from exc
+
+
+def _require(path: str) -> None:
+    if not Path(path).is_file():
+        raise click.ClickException(f"no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)")
+
+
+@contextmanager
+def open_store(path: str) -> Iterator[Store]:
+    """Open an existing database; a read command never creates one (a typo would make an empty db)."""
+    _require(path)
+    try:
+        # look before Store migrates: another program's SQLite file must not get linkrot's tables
+        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
+            if not probe.execute("PRAGMA user_version").fetchone()[0]:
+                raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
+        store = Store(path)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"{path} is not a linkrot database: {exc}") from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+db_option = click.option(
+    "--db", default=DEFAULT_DB, show_default=True, metavar="PATH", help="The linkrot SQLite database."
+)
+overrides_option = click.option(
+    "--overrides", default=settings.LINKROT_REDIRECT_OVERRIDES, show_default=True, metavar="PATH",
+    help="Your redirect decisions, CSV from_url,to_url[,note]: they win over any suggestion.",
+)
+
+
+def _overrides(ctx: click.Context, path: str) -> str:
+    # the default file is optional; a file named on the command line must exist
+    source = ctx.get_parameter_source("overrides")
+    if source is not click.core.ParameterSource.DEFAULT and not Path(path).is_file():
+        raise click.BadParameter(f"no file at {path}", param_hint="--overrides")
+    return path
+
+
+@click.group(cls=LinkrotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="linkrot-crawler", prog_name="linkrot")
+def cli() -> None:
+    """Read what linkrot's crawls stored: redirect maps, reports, a disavow file.
+
+    Exit codes: 0 ok, 2 problems found, 1 error, 3 bad usage.
+    """
+
+
+@cli.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Where the map goes.")
+@click.option("--allow-home", is_flag=True, help="Accept home-page fallbacks (search engines treat them as soft 404s).")
+@overrides_option
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Leave out suggestions less sure than this.")
+@click.pass_context
+def redirects(ctx: click.Context, db: str, fmt: str, allow_home: bool, overrides: str, min_confidence: float) -> None:
+    """Print a redirect map for your web server.
+
+    Each broken backlink target goes to its suggested live page, and each of our
+    redirect chains is collapsed to one hop. Suggestions are recomputed first. The map is
+    checked before it is printed: a target that redirects is replaced by where it ends (a "fixed:" line
+    on stderr); a loop, a broken target, a home-page fallback or a missing target is left out (a
+    "refused:" line). Exit 2 when something was refused.
+
+    \b
+    Example:
+      linkrot redirects --format nginx > /etc/nginx/conf.d/linkrot-redirects.conf
+      linkrot redirects --format csv --min-confidence 0.5 > redirects.csv
+    """
+    overrides = _overrides(ctx, overrides)
+    with open_store(db) as store:
+        refresh_suggestions(store, overrides)
+        candidates = backlink_redirects(store.rows("SELECT * FROM broken_backlinks"))
+        candidates += chain_redirects(chain_rows(store))
+        checked = check(candidates, seen_urls(store), allow_home=allow_home, min_confidence=min_confidence)
+    if fmt != "csv":  # a map keyed on the path cannot hold everything the CSV can
+        checked.refused += path_rules(checked.redirects)[1]
+    for line in [*checked.fixed, *checked.refused]:
+        click.echo(line, err=True)
+    click.echo(render(checked.redirects, fmt), nl=False)
+    ctx.exit(PROBLEMS if checked.refused else OK)
+
+
+@cli.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per list.")
+@overrides_option
+@click.pass_context
+def report(ctx: click.Context, db: str, fmt: str, top: int, overrides: str) -> None:
+    """Summarise what the crawls found.
+
+    Backlink verdicts and triage buckets, site-crawl statuses, the most
+    valuable broken backlinks with their suggested targets, broken links, the longest redirect chains
+    and loops, and lost links by referring domain. Suggestions are computed afresh but not stored.
+    Exit 2 when there are broken backlinks or broken links.
+
+    \b
+    Example:
+      linkrot report
+      linkrot report --format html --top 50 > report.html
+      linkrot report --format json | jq .totals
+    """
+    overrides = _overrides(ctx, overrides)
+    with open_store(db) as store:
+        data = gather(store, top, _fresh_suggestions(store, overrides))
+    click.echo(RENDERERS[fmt](data, db), nl=False)
+    ctx.exit(PROBLEMS if not data["hint"] and has_problems(data) else OK)
+
+
+class _Capture:
+    """``refresh_suggestions`` on a store that keeps its results instead of writing them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.saved: dict[str, Any] = {}
+
+    def broken_targets(self) -> list[str]:
+        return self.store.broken_targets()
+
+    def live_pages(self, host: str) -> list[dict[str, Any]]:
+        return self.store.live_pages(host)
+
+    def save_suggestions(self, suggestions: Any) -> None:
+        self.saved.update((s.url, s) for s in suggestions)
+
+
+def _fresh_suggestions(store: Store, overrides: str) -> dict[str, Any]:
+    capture = _Capture(store)
+    refresh_suggestions(capture, overrides)
+    return capture.saved
+
+
+@cli.command()
+@db_option
+@overrides_option
+@click.pass_context
+def suggest(ctx: click.Context, db: str, overrides: str) -> None:
+    """Recompute and print redirect suggestions.
+
+    Stores the suggestion of every broken backlink target (the most related
+    live page; your overrides first), then print them: url, suggested target, confidence, origin and
+    reason. Exit 2 when a broken target has no usable suggestion (none, or only the home page).
+
+    \b
+    Example:
+      linkrot suggest
+      linkrot suggest --overrides my-redirects.csv
+    """
+    overrides = _overrides(ctx, overrides)
+    with open_store(db) as store:
+        refresh_suggestions(store, overrides)
+        rows = store.rows("SELECT * FROM broken_backlinks")
+    if not rows:
+        click.echo("No broken backlink target: nothing to redirect.")
+        ctx.exit(OK)
+    for r in rows:
+        target = r["suggested_target"] or "(none)"
+        home = " (home page)" if r["suggestion_is_home"] else ""
+        click.echo(f"{r['url']} -> {target}{home}  {r['confidence']:.2f}  {r['suggestion_origin']}  "
+                   f"{r['suggestion_reason']}")
+    unusable = sum(1 for r in rows if not r["suggested_target"] or r["suggestion_is_home"])
+    if unusable:
+        click.echo(f"{unusable} of {len(rows)} broken targets have no usable suggestion: "
+                   f"add them to {overrides} (from_url,to_url[,note])", err=True)
+    ctx.exit(PROBLEMS if unusable else OK)
+
+
+@cli.command()
+@db_option
+def disavow(db: str) -> None:
+    """Print a Google disavow file.
+
+    Every domain marked disavow (with `linkrot mark`), its comment
+    as # lines above it. Upload it in Search Console's disavow links tool.
+
+    \b
+    Example:
+      linkrot mark spam.example --as disavow --comment "paid links, 2024 audit"
+      linkrot disavow > disavow.txt
+    """
+    with open_store(db) as store:
+        marks = disavow_marks(store)
+    click.echo(disavow_file(marks, date.today().isoformat()), nl=False)
+
+
+def _domain(value: str) -> str:
+    """The registrable domain of a domain name or URL (``https://www.spam.co.uk/x`` -> ``spam.co.uk``)."""
+    url = normalize_url(value if "://" in value else f"http://{value}")
+    host = hostname_of(url) if url else ""
+    if not host or "." not in host.strip("[]") and ":" not in host:
+        raise click.BadParameter(f"{value!r} is not a domain name or an http(s) URL", param_hint="DOMAIN")
+    return registrable_domain(host)
+
+
+@cli.command()
+@db_option
+@click.argument("domains", nargs=-1, required=True, metavar="DOMAIN...")
+@click.option("--as", "mark", type=click.Choice(MARKS), help="disavow: goes into `linkrot disavow`.")
+@click.option("--comment", help="Why (kept as # lines in the disavow file).")
+@click.option("--remove", is_flag=True, help="Unmark the domains instead.")
+def mark(db: str, domains: tuple[str, ...], mark: str | None, comment: str | None, remove: bool) -> None:
+    """Mark referring domains as disavow, watch or ok.
+
+    URLs are accepted and reduced to their registrable
+    domain (www.spam.co.uk -> spam.co.uk). The only command that changes your data.
+
+    \b
+    Example:
+      linkrot mark spam.example https://www.link-farm.test/page --as disavow --comment "link farm"
+      linkrot mark --remove spam.example
+    """
+    if remove == bool(mark):
+        raise click.UsageError("give either --as disavow|watch|ok or --remove")
+    names = list(dict.fromkeys(_domain(d) for d in domains))
+    with open_store(db) as store:
+        for name in names:
+            if remove:
+                gone = unmark_domain(store, name)
+                click.echo(f"unmarked {name}" if gone else f"{name} was not marked")
+            else:
+                store.mark_domain(name, mark or "", comment)
+                click.echo(f"marked {name} as {mark}")
+
+
+def unmark_domain(store: Store, domain: str) -> bool:
+    """Store has no delete for marks; this is the one write it lacks."""
+    with store.conn:
+        return store.conn.execute("DELETE FROM domain_marks WHERE domain = ?", (domain,)).rowcount > 0
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@click.option("--open/--no-open", "open_browser", default=False, show_default=True, help="Open a browser.")
+@click.option("--dry-run", is_flag=True, help="Print the Datasette command instead of running it.")
+def explore(db: str, host: str, port: int, open_browser: bool, dry_run: bool) -> None:
+    """Browse the database in Datasette.
+
+    Read-only, with linkrot's descriptions and canned queries
+    when linkrot/metadata.yml is installed, and a 5 s limit per query.
+
+    \b
+    Example:
+      linkrot explore --open
+      linkrot explore --db /var/lib/linkrot/linkrot.db --host 0.0.0.0 --port 8080
+    """
+    _require(db)
+    command = [sys.executable, "-m", "datasette", "serve", db]
+    if METADATA.is_file():
+        command += ["-m", str(METADATA)]
+    command += ["--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
+    if open_browser:
+        command.append("--open")
+    if dry_run:
+        click.echo(shlex.join(command))
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(sys.executable, command)  # Datasette takes over: Ctrl-C and the exit code are its own
+    raise SystemExit(subprocess.call(command))
+
+
+def main() -> Any:
+    return cli(prog_name="linkrot")

@@ -1,0 +1,295 @@
+"""What the database says, for people: the report in four formats, the disavow file, the reads behind them.
+
+Reads only the public views (README "The database").  Every string shown here
+may come from a hostile page (anchor texts, titles, URLs), so each format
+escapes for where it is shown: control characters are dropped for the terminal,
+HTML is escaped in Markdown and HTML, and the HTML page forbids scripts
+outright (Content-Security-Policy) in case an escape is ever missed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .redirectmap import Seen
+from .status import Status, Verdict
+
+TRIAGE_ORDER = ("reclaim", "plumbing", "rebuild", "noise", "ok")
+LOST_VERDICTS = ("link_removed", "not_found", "domain_gone", "nofollow")
+
+
+def _ordered(counts: dict[str, int], order: list[str]) -> dict[str, int]:
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report as one JSON-ready object; ``suggestions`` (fresh ones) win over the stored ones."""
+
+    def one(sql: str) -> int:
+        return store.rows(sql)[0]["n"]
+
+    def counts(sql: str) -> dict[str, int]:
+        return {r["k"]: r["n"] for r in store.rows(sql)}
+
+    runs = one("SELECT count(*) AS n FROM runs")
+    broken_backlinks = store.rows(f"SELECT * FROM broken_backlinks LIMIT {int(top)}")
+    for row in broken_backlinks:
+        fresh = (suggestions or {}).get(row["url"])
+        if fresh is not None:
+            row.update(suggested_target=fresh.suggested_target, confidence=fresh.confidence,
+                       suggestion_reason=fresh.reason, suggestion_is_home=int(fresh.is_home),
+                       suggestion_origin=fresh.origin)
+    lost = store.rows(
+        f"""SELECT s.source_domain AS domain, count(*) AS links, group_concat(DISTINCT s.status) AS verdicts,
+                   max(s.authority) AS best_authority, m.mark
+            FROM backlink_status s LEFT JOIN domain_marks m ON m.domain = s.source_domain
+            WHERE s.status IN {LOST_VERDICTS} GROUP BY s.source_domain
+            ORDER BY links DESC, best_authority DESC NULLS LAST, domain LIMIT {int(top)}"""
+    )
+    for row in lost:  # group_concat's order is SQLite's whim
+        row["verdicts"] = ", ".join(sorted(row["verdicts"].split(","), key=[v.value for v in Verdict].index))
+    return {
+        "runs": runs,
+        "hint": None if runs else "No crawl in this database yet: scrapy crawl site -a url=https://www.example.com/",
+        "totals": {
+            "broken_backlinks": one("SELECT count(*) AS n FROM broken_backlinks"),
+            "broken_links": one("SELECT count(*) AS n FROM broken_links"),
+            "pages": one("SELECT count(*) AS n FROM pages"),
+            "redirect_chains": one("SELECT count(*) AS n FROM redirect_chains WHERE hops >= 2 AND is_loop = 0"),
+            "redirect_loops": one("SELECT count(*) AS n FROM redirect_chains WHERE is_loop = 1"),
+            "soft_404s": one("SELECT count(*) AS n FROM soft_404s"),
+            "orphans": one("SELECT count(*) AS n FROM orphans"),
+            "backlinks": one("SELECT count(*) AS n FROM backlink_status"),
+        },
+        "verdicts": _ordered(
+            counts("SELECT coalesce(status, 'unchecked') AS k, count(*) AS n FROM backlink_status GROUP BY 1"),
+            [v.value for v in Verdict],
+        ),
+        "triage": _ordered(
+            counts("SELECT triage AS k, count(*) AS n FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1"),
+            list(TRIAGE_ORDER),
+        ),
+        "site": _ordered(counts("SELECT outcome AS k, count(*) AS n FROM pages GROUP BY 1"), [s.value for s in Status]),
+        "broken_backlinks": broken_backlinks,
+        "broken_links": store.rows(
+            f"""SELECT url, status, count(DISTINCT source_url) AS pages, min(source_url) AS found_on,
+                       max(anchor_text) AS anchor_text
+                FROM broken_links GROUP BY url ORDER BY pages DESC, url LIMIT {int(top)}"""
+        ),
+        "redirect_chains": store.rows(
+            f"""SELECT url, hops, final_status, final_url, is_loop, linked_from FROM redirect_chains
+                WHERE hops >= 2 OR is_loop = 1 ORDER BY hops DESC, is_loop DESC, linked_from DESC, url
+                LIMIT {int(top)}"""
+        ),
+        "lost_links_by_domain": lost,
+    }
+
+
+def has_problems(data: dict[str, Any]) -> bool:
+    return bool(data["totals"]["broken_backlinks"] or data["totals"]["broken_links"])
+
+
+# -- one table model, four formats ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    empty: str = "none"
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_LABELS = {
+    "broken_backlinks": "broken backlink targets", "broken_links": "broken links (page, link)",
+    "pages": "pages", "redirect_chains": "redirect chains of 2+ hops", "redirect_loops": "URLs in redirect loops",
+    "soft_404s": "soft 404s", "orphans": "orphans", "backlinks": "backlinks",
+}
+
+
+def sections(data: dict[str, Any]) -> list[Section]:
+    t = data["totals"]
+
+    def counted(title: str, label: str, counts: dict[str, int]) -> Section:
+        return Section(title, [label, "count"], [[k, v] for k, v in counts.items()])
+
+    return [
+        Section("Summary", ["what", "count"], [[_LABELS.get(k, k), v] for k, v in t.items()]),
+        counted("Backlink verdicts", "verdict", data["verdicts"]),
+        counted("Backlink triage", "bucket", data["triage"]),
+        counted("Site crawl", "status", data["site"]),
+        Section(
+            "Broken backlinks (our dead pages that live links point to)",
+            ["url", "status", "domains", "backlinks", "authority", "suggested target", "confidence"],
+            [[r["url"], r["status"], r["referring_domains"], r["backlinks"], _number(r["best_authority"]),
+              (r["suggested_target"] or "") + (" (home page)" if r["suggestion_is_home"] else ""),
+              f"{r['confidence']:.2f}" if r["suggested_target"] else ""] for r in data["broken_backlinks"]],
+        ),
+        Section(
+            "Broken links (site crawl)", ["url", "status", "pages", "found on", "anchor"],
+            [[r["url"], r["status"], r["pages"], r["found_on"], r["anchor_text"]] for r in data["broken_links"]],
+        ),
+        Section(
+            "Redirect chains (2+ hops) and loops", ["url", "hops", "final status", "final url", "loop", "linked from"],
+            [[r["url"], r["hops"], r["final_status"], r["final_url"], "loop" if r["is_loop"] else "",
+              r["linked_from"]] for r in data["redirect_chains"]],
+        ),
+        Section(
+            "Lost links by referring domain", ["domain", "links", "verdicts", "authority", "mark"],
+            [[r["domain"], r["links"], r["verdicts"], _number(r["best_authority"]), r["mark"]]
+             for r in data["lost_links_by_domain"]],
+        ),
+    ]
+
+
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], " ")
+
+
+def clean(value: Any) -> str:
+    """One line of printable text: a hostile anchor must not move the cursor or recolour the terminal."""
+    text = "" if value is None else str(value)
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).translate(_BIDI)
+    return re.sub(r" {2,}", " ", text).strip()
+
+
+def render_text(data: dict[str, Any], database: str) -> str:
+    if data["hint"]:
+        return data["hint"] + "\n"
+    out = [f"linkrot report: {database}"]
+    for s in sections(data):
+        out += ["", s.title]
+        if not s.rows:
+            out.append(f"  {s.empty}")
+            continue
+        cells = [[clean(c) for c in row] for row in [s.columns, *s.rows]]
+        cells = [[c if len(c) <= 100 else c[:99] + "…" for c in row] for row in cells]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(s.columns))]
+        numeric = [all(isinstance(r[i], (int, float)) or r[i] in (None, "") for r in s.rows) for i in range(len(widths))]
+        for row in cells:
+            line = "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric))
+            out.append("  " + line.rstrip())
+    if has_problems(data):
+        out += ["", "Next: linkrot suggest (review the targets), then linkrot redirects --format nginx|apache|netlify|csv"]
+    return "\n".join(out) + "\n"
+
+
+def _md(value: Any) -> str:
+    text = html.escape(clean(value), quote=False).replace("\\", "\\\\")
+    for char in "|[]`":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def render_markdown(data: dict[str, Any], database: str) -> str:
+    if data["hint"]:
+        return data["hint"] + "\n"
+    out = [f"# linkrot report: {_md(database)}"]
+    for s in sections(data):
+        out += ["", f"## {s.title}", ""]
+        if not s.rows:
+            out.append(f"_{s.empty}_")
+            continue
+        out.append("| " + " | ".join(s.columns) + " |")
+        out.append("|" + "|".join("---" for _ in s.columns) + "|")
+        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in s.rows]
+    return "\n".join(out) + "\n"
+
+
+def _html_cell(value: Any) -> str:
+    text = html.escape("" if value is None else str(value))
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return f'<a href="{text}" rel="nofollow noreferrer">{text}</a>'
+    return text
+
+
+_CSS = (
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+    "th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}td{word-break:break-all}"
+)
+
+
+def render_html(data: dict[str, Any], database: str) -> str:
+    title = f"linkrot report: {html.escape(database)}"
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        # the page shows strings from hostile pages: no script may run, whatever slips through
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>{title}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
+    if data["hint"]:
+        out.append(f"<p>{html.escape(data['hint'])}</p>")
+    for s in [] if data["hint"] else sections(data):
+        out.append(f"<h2>{html.escape(s.title)}</h2>")
+        if not s.rows:
+            out.append(f"<p>{html.escape(s.empty)}</p>")
+            continue
+        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in s.columns) + "</tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in s.rows]
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def render_json(data: dict[str, Any], database: str) -> str:
+    return json.dumps({"database": database, **data}, indent=2) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
+    "text": render_text, "markdown": render_markdown, "html": render_html, "json": render_json,
+}
+
+
+# -- the disavow file -------------------------------------------------------------------
+
+
+def disavow_file(marks: list[dict[str, Any]], today: str) -> str:
+    """Google's disavow format: ``#`` comments and ``domain:`` lines (one per marked registrable domain)."""
+    lines = [f"# linkrot disavow file, {today}"]
+    if not marks:
+        lines.append("# No domain is marked disavow yet: linkrot mark DOMAIN --as disavow --comment WHY")
+    for mark in marks:
+        # every line of a multi-line comment stays a comment: an unprefixed line would be read as a rule
+        lines += [f"# {line}".rstrip() for line in (mark["comment"] or "").splitlines()]
+        lines.append(f"domain:{mark['domain']}")
+    return "\n".join(lines) + "\n"
+
+
+# -- reads behind the commands (the schema's names stay in the views) ---------------------
+
+
+def disavow_marks(store: Any) -> list[dict[str, Any]]:
+    return store.rows("SELECT domain, comment FROM domain_marks WHERE mark = 'disavow' ORDER BY domain")
+
+
+def seen_urls(store: Any) -> dict[str, Seen]:
+    """The latest observation of every URL (site crawls and backlink target checks alike)."""
+    rows = store.rows(
+        """SELECT u.url, coalesce(u.http_status, u.outcome) AS status, u.final_url, u.hops
+           FROM urls u JOIN (SELECT url, max(run_id) AS run_id FROM urls GROUP BY url) m
+             ON m.url = u.url AND m.run_id = u.run_id"""
+    )
+    return {r["url"]: Seen(r["status"], r["final_url"], r["hops"] or 0) for r in rows}
+
+
+def chain_rows(store: Any) -> list[dict[str, Any]]:
+    """Our own redirect chains of the latest site crawl (external links' chains are not ours to fix)."""
+    rows = store.rows(
+        "SELECT url, hops, final_url, final_status, chain FROM redirect_chains "
+        "WHERE is_internal = 1 AND hops >= 2 ORDER BY url"
+    )
+    for row in rows:
+        row["chain"] = json.loads(row["chain"]) if row["chain"] else []
+    return rows
