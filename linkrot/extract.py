@@ -39,6 +39,7 @@ class Page:
     refresh_url: str | None = None  # meta refresh target, as written
     anchors: list[Anchor] = field(default_factory=list)
     has_scripts: bool = False  # a script that could build links when the page runs
+    truncated: str | None = None  # why the parser stopped early (a resource limit), if it did
     h1: str | None = None  # the first heading, for matching dead URLs to live pages
     tree: object = None  # the parsed document, for later text comparisons
 
@@ -47,9 +48,10 @@ def _parser(encoding: str | None) -> etree.HTMLParser:
     parser = _parsers.get(encoding)
     if parser is None:
         try:
-            parser = etree.HTMLParser(encoding=encoding, no_network=True, remove_comments=True)
+            # huge_tree: text nodes over 10 MB and nesting up to 2048 levels; deeper is reported
+            parser = etree.HTMLParser(encoding=encoding, no_network=True, remove_comments=True, huge_tree=True)
         except LookupError:
-            parser = etree.HTMLParser(no_network=True, remove_comments=True)
+            parser = etree.HTMLParser(no_network=True, remove_comments=True, huge_tree=True)
         _parsers[encoding] = parser
     return parser
 
@@ -83,13 +85,18 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
     page = Page()
     if not body or not body.strip():
         return page
+    parser = _parser(encoding)
     try:
-        root = etree.fromstring(_END_TAGS.sub(b"", body), _parser(encoding))
+        root = etree.fromstring(_END_TAGS.sub(b"", body), parser)
     except (etree.ParserError, ValueError):
         return page
     if root is None:
         return page
     page.tree = root
+    for error in parser.error_log:
+        if error.type_name == "ERR_RESOURCE_LIMIT":  # e.g. "Excessive depth in document: 2048"
+            page.truncated = error.message.split(",")[0]
+            break
     for el in root.iter(_TAGS):
         tag = el.tag
         if tag == "a" or tag == "area":

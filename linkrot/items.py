@@ -51,6 +51,15 @@ class UrlResult:
 
 
 @dataclass(slots=True)
+class TrapEntry:
+    """A URL space of the site the crawl stopped following (linkrot.traps)."""
+
+    pattern: str
+    reason: str
+    example: str
+
+
+@dataclass(slots=True)
 class SitemapEntry:
     """A URL listed in one of the site's sitemaps."""
 

@@ -20,6 +20,7 @@ LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to
 LINKROT_RESOLVE = ""  # host mapping like curl --resolve: "*.example=127.0.0.1,shop.com=203.0.113.7"
 LINKROT_MAX_PAGES = 50_000  # stop scheduling pages of the site after this many (0: no limit)
 LINKROT_MAX_DEPTH = 30  # do not follow links deeper than this many clicks from the start (0: no limit)
+LINKROT_MAX_QUERY_VARIANTS = 1000  # query strings of one path followed at most: session ids, calendars, facets (0: no limit)
 LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET when HEAD is refused)
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
 LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans

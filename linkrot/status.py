@@ -124,6 +124,11 @@ def from_exception(exc: BaseException) -> Status:
         if isinstance(cause, (OpenSSLError, ssl.SSLError)):
             return Status.TLS_ERROR
     for cause in causes:
+        # a body over DOWNLOAD_MAXSIZE, while downloading or while decompressing (a gzip bomb);
+        # the decompression middleware reports the latter as IgnoreRequest, which is not "blocked"
+        if "DOWNLOAD_MAXSIZE" in str(cause) or type(cause).__name__ == "_DecompressionMaxSizeExceeded":
+            return Status.TOO_LARGE
+    for cause in causes:
         if isinstance(cause, IgnoreRequest):
             return Status.BLOCKED
         if isinstance(cause, (CannotResolveHostError, txerror.DNSLookupError)):
@@ -132,7 +137,9 @@ def from_exception(exc: BaseException) -> Status:
             return Status.CONNECTION_REFUSED
         if isinstance(cause, (DownloadTimeoutError, txerror.TimeoutError, TimeoutError)):
             return Status.TIMEOUT
-        if isinstance(cause, DownloadCancelledError) and "max size" in str(cause):
+        if isinstance(cause, DownloadCancelledError):
+            # Scrapy cancels a download for one reason: its body passed DOWNLOAD_MAXSIZE (the
+            # announced size carries a message, a chunked stream that grows past it does not)
             return Status.TOO_LARGE
         if isinstance(cause, (UnsupportedURLSchemeError, ValueError)):
             return Status.UNSUPPORTED

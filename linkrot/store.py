@@ -19,7 +19,7 @@ import sqlite_utils
 
 from .anchors import HEALTHY_RANGES
 from .history import Check, Policy, State, transition
-from .items import BacklinkCheck, SitemapEntry, UrlResult
+from .items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from .status import Status
 from .urls import host_of
 
@@ -241,6 +241,16 @@ _MIGRATIONS: list[str] = [
         checked_at TEXT NOT NULL
     );
     """,
+    # 5: hardening
+    """
+    CREATE TABLE traps (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        pattern TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        example TEXT,
+        PRIMARY KEY (run_id, pattern)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 _ERROR_OUTCOMES = ", ".join(f"'{s.value}'" for s in Status if s.is_error)
@@ -424,6 +434,10 @@ _VIEWS: dict[str, str] = {
         WHERE e.change = 'lost' AND e.cancelled = 0
         GROUP BY b.source_domain, day HAVING count(*) >= {_SPIKE_MIN}
         ORDER BY losses DESC
+    """,
+    "crawl_traps": """
+        SELECT t.pattern, t.reason, t.example, t.run_id
+        FROM traps t JOIN latest_site_runs r ON t.run_id = r.run_id
     """,
     "live_pages": """
         SELECT p.url, p.title, p.h1, p.depth, p.run_id, r.site
@@ -610,6 +624,13 @@ class Store:
         ]
         with self.conn:
             self.conn.executemany(_CHECK_SQL, rows)
+
+    def write_traps(self, run_id: int, traps: Iterable[TrapEntry]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO traps (run_id, pattern, reason, example) VALUES (?, ?, ?, ?)",
+                ((run_id, t.pattern, t.reason, t.example) for t in traps),
+            )
 
     def write_sitemap(self, run_id: int, entries: Iterable[SitemapEntry]) -> None:
         with self.conn:

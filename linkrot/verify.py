@@ -43,6 +43,7 @@ def judge(
     rendered: bool = False,
     target_url: str = "",
     error: str | None = None,
+    truncated: str | None = None,
 ) -> Judgement:
     """Decide the verdict of one backlink from what its referring page answered."""
     by_fetch = fetch_verdict(outcome, code)
@@ -61,6 +62,9 @@ def judge(
         return Judgement(Verdict.NOINDEX, f"the page is noindex ({noindex_via}); {link}")
     if canonical_url and not same_page(canonical_url, final_url or source_url):
         return Judgement(Verdict.NOT_CANONICAL, f"the page's canonical URL is {canonical_url}; {link}")
+    if match is None and truncated:
+        # the parser gave up part-way: the link may be in what it could not read
+        return Judgement(Verdict.SERVER_ERROR, f"the page could not be read whole ({truncated}); the link was not in the part read")
     if match is None:
         return Judgement(Verdict.LINK_REMOVED, f"no link to {target_url or 'the site'} or its site on the page{where}")
     if match.nofollow:

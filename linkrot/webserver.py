@@ -9,7 +9,8 @@ the style of Scrapy's mock server:
 - ``/delay?n=2`` answers after that many seconds;
 - ``/echo-host`` answers the Host header it received;
 - ``/endless?n=1`` redirects to ``/endless?n=2``, and so on for ever;
-- ``/generated?n=1`` is a page linking to ``?n=2`` and ``?n=3``: an endless site.
+- ``/generated?n=1`` is a page linking to ``?n=2`` and ``?n=3``: an endless site;
+- ``/facets?f=1,2`` links to 40 more filter combinations: a crawl trap.
 
 A route of ``_routes.json`` (key ``host/path`` or ``/path``) has ``status``,
 ``redirect``, ``headers``, ``content_type``, and ``body`` or ``file`` (a file
@@ -70,6 +71,10 @@ class SiteHandler(BaseHTTPRequestHandler):
             body = f'<html><head><title>Page {n}</title></head><body><a href="/generated?n={n + 1}">next</a> '
             body += f'<a href="/generated?n={n + 2}">skip</a></body></html>'
             return self.send(200, body.encode(), "text/html; charset=utf-8", head)
+        if path == "/facets":  # faceted navigation: every filter combines with every other
+            chosen = [f for f in query.get("f", "").split(",") if f]
+            links = "".join(f'<a href="/facets?f={",".join(sorted({*chosen, str(k)}))}">filter {k}</a> ' for k in range(40))
+            return self.send(200, f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8", head)
         if path == "/echo-host":
             return self.send(200, self.headers.get("Host", "").encode(), "text/plain", head)
         file = self.server.file_for(self.host(), path)

@@ -8,7 +8,7 @@ from typing import Any
 from scrapy import signals
 from twisted.internet import task
 
-from linkrot.items import BacklinkCheck, SitemapEntry, UrlResult
+from linkrot.items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from linkrot.afterrun import after_run, policy_from_settings
 from linkrot.store import Store
 
@@ -70,6 +70,9 @@ class StorePipeline:
             self.checks.append(item)
         elif isinstance(item, SitemapEntry):
             self.sitemap.append(item)
+        elif isinstance(item, TrapEntry):  # rare: written at once
+            if self.store is not None and self.run_id is not None:
+                self.store.write_traps(self.run_id, [item])
         else:
             return item
         if len(self.results) + len(self.sitemap) + len(self.checks) >= self.batch_size:
@@ -96,7 +99,7 @@ class StorePipeline:
         if self.store is not None and self.run_id is not None:
             stats = self.crawler.stats
             views = ("backlink_status",) if self.crawler.spider.name == "backlinks" else (
-                "broken_links", "redirect_chains", "soft_404s", "orphans")
+                "broken_links", "redirect_chains", "soft_404s", "orphans", "crawl_traps")
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
 

@@ -322,7 +322,7 @@ class BacklinksSpider(Spider):
                                   page_nofollow=nofollow)
             verdict = judge(source_url=source, final_url=final_url, outcome=outcome, code=code, noindex=noindex,
                             noindex_via=noindex_via, canonical_url=canonical, match=match, rendered=rendered,
-                            target_url=target, error=error)
+                            target_url=target, error=error, truncated=page.truncated if page is not None else None)
             if (self.recheck and not rechecked and match is None and not verdict.verdict.is_transient
                     and standing != 0):
                 # a removal that would open a pending loss: ask once more, now, before believing it

@@ -23,9 +23,10 @@ from linkrot import status as st
 from linkrot.lock import RunLock
 from linkrot.config import as_bool, SiteConfig
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
-from linkrot.items import Link, SitemapEntry, UrlResult
+from linkrot.items import Link, SitemapEntry, TrapEntry, UrlResult
 from linkrot.redirects import next_step, summarize
 from linkrot.store import Store
+from linkrot.traps import TrapGuard
 from linkrot.soft404 import NotFoundTemplate, classify, probe_path
 from linkrot.status import REDIRECT_CODES, Status
 from linkrot.urls import Scope, absolute_url
@@ -63,6 +64,8 @@ class SiteSpider(Spider):
         spider.sitemap_urls: dict[str, str] = {}
         spider.sitemaps_requested = 0
         spider.sitemap_seeded = False
+        spider.traps = TrapGuard(crawler.settings.getint("LINKROT_MAX_QUERY_VARIANTS"))
+        spider.pending_traps: list[TrapEntry] = []
         crawler.signals.connect(spider.on_idle, signals.spider_idle)
         crawler.signals.connect(spider.on_headers, signals.headers_received)
         return spider
@@ -300,6 +303,8 @@ class SiteSpider(Spider):
                 request = self.schedule(link, depth)
                 if request is not None:
                     yield request
+        while self.pending_traps:
+            yield self.pending_traps.pop()
 
     def describe(self, result: UrlResult, response: Response, page: Page | None, depth: int | None) -> None:
         """Fill a result's page columns (and links) from the response that ended its chain."""
@@ -359,13 +364,25 @@ class SiteSpider(Spider):
             return self.url_request(link.target_url, depth=child_depth, via="link")
         if cfg.max_depth and child_depth is not None and child_depth > cfg.max_depth:
             self.crawler.stats.inc_value("linkrot/limit/max_depth")
+            self.report_trap(link.target_url.split("?")[0] + ("?…" if "?" in link.target_url else ""),
+                             f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start", link.target_url)
             return None
         if cfg.max_pages and self.pages_scheduled >= cfg.max_pages:
             self.crawler.stats.inc_value("linkrot/limit/max_pages")
             return None
+        trap = self.traps.check(link.target_url)
+        if trap is not None:
+            self.crawler.stats.inc_value("linkrot/limit/trap")
+            self.report_trap(*trap, link.target_url)
+            return None
         self.seen.add(link.target_url)
         self.pages_scheduled += 1
         return self.url_request(link.target_url, depth=child_depth, via="link")
+
+    def report_trap(self, pattern: str, reason: str, example: str) -> None:
+        if self.traps.is_new(pattern, reason):
+            logger.warning("linkrot: crawl trap? %s: %s; not following more of it", pattern, reason)
+            self.pending_traps.append(TrapEntry(pattern, reason, example))
 
     def record(self, result: UrlResult) -> UrlResult:
         stats = self.crawler.stats

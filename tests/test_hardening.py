@@ -59,3 +59,58 @@ def test_imported_urls_never_reach_private_addresses(backlinks_web, tmp_path):
         LINKROT_ALLOW_PRIVATE=True, LINKROT_RENDER="never",
     )
     assert allowed.one("backlink_status", source_url=sources[0])["http_status"] == 404  # fetched this time
+
+
+def test_a_hostile_web_costs_bounded_time_and_memory_and_yields_clear_statuses(tmp_path):
+    import resource
+    import time
+
+    from hostile import HostileServer
+
+    with HostileServer() as server:
+        port = server.port
+        target = f"http://www.ours.test:{port}/"
+        cases = {
+            "huge": ("server_error", "too_large"),
+            "bomb": ("server_error", "too_large"),
+            "drip": ("server_error", "timeout"),
+            "short": ("server_error", "connection_error"),
+            "reset": ("server_error", "connection_error"),
+            "links": ("live", "ok"),
+            "nested": ("live", "ok"),  # the link comes before the nesting
+            "nested-link": ("server_error", "ok"),  # the link is 200,000 levels down: reported, not "removed"
+            "bad-utf8": ("live", "ok"),
+        }
+        export = tmp_path / "hostile.csv"
+        export.write_text("source_url,target_url\n" + "".join(
+            f"http://evil.test:{port}/{name}?target={target},{target}\n" for name in cases))
+        started = time.monotonic()
+        result = check_backlinks(
+            tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never",
+            DOWNLOAD_TIMEOUT=10, RETRY_TIMES=0,
+        )
+        elapsed = time.monotonic() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    rows = {r["source_url"].split("/")[3].split("?")[0]: r for r in result.rows("backlink_status")}
+    for name, (verdict, outcome) in cases.items():
+        assert (rows[name]["status"], rows[name]["outcome"]) == (verdict, outcome), (name, rows[name]["reason"])
+    assert "larger than the download size limit" in rows["huge"]["reason"]
+    assert "could not be read whole (Excessive depth" in rows["nested-link"]["reason"]
+    assert elapsed < 60
+    assert peak < 1024**3, f"peak RSS {peak / 1024**2:.0f} MiB"
+
+
+def test_crawl_traps_stop_with_default_limits_and_are_reported(vhost_server, tmp_path):
+    from conftest import crawl
+
+    port = vhost_server.port
+    facets = crawl(tmp_path / "f.db", f"http://shop.test:{port}/facets", LINKROT_RESOLVE="*.test=127.0.0.1")
+    assert facets.run["state"] == "finished"
+    assert facets.db["pages"].count <= 1001  # the query-string cap, not 40^depth pages
+    trap = facets.one("crawl_traps", pattern=f"http://shop.test:{port}/facets?…")
+    assert trap["reason"] == "more than 1000 query strings of one path"
+    assert facets.stats["linkrot/limit/trap"] > 0
+
+    calendar = crawl(tmp_path / "c.db", f"http://shop.test:{port}/generated?n=1", LINKROT_RESOLVE="*.test=127.0.0.1")
+    assert max(r["depth"] for r in calendar.rows("pages")) == 30  # the default depth limit
+    assert "deeper than LINKROT_MAX_DEPTH (30)" in calendar.one("crawl_traps")["reason"]
