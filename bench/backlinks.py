@@ -30,8 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DB = OUT / "backlinks.db"
 SCRAPY = ROOT / ".venv" / "bin" / "scrapy"
-VERDICTS = ("live", "nofollow", "link_removed", "not_found", "redirected", "noindex", "not_canonical",
-            "blocked", "server_error", "domain_gone")
+VERDICTS = (
+    "live",
+    "nofollow",
+    "link_removed",
+    "not_found",
+    "redirected",
+    "noindex",
+    "not_canonical",
+    "blocked",
+    "server_error",
+    "domain_gone",
+)
 
 
 def process_group(p: Proc) -> str:
@@ -59,7 +69,14 @@ def command(export: Path, sets: list[str]) -> list[str]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DB}{suffix}").unlink(missing_ok=True)
     settings = [f"LINKROT_DB={DB}", "LINKROT_RESOLVE=*.bench=127.0.0.1", "LINKROT_PROGRESS_INTERVAL=5", *sets]
-    return [str(SCRAPY), "crawl", "backlinks", "-a", f"file={export}", *(a for s in settings for a in ("-s", s))]
+    return [
+        str(SCRAPY),
+        "crawl",
+        "backlinks",
+        "-a",
+        f"file={export}",
+        *(a for s in settings for a in ("-s", s)),
+    ]
 
 
 def read_db() -> tuple[list[dict], dict, str | None]:
@@ -67,9 +84,12 @@ def read_db() -> tuple[list[dict], dict, str | None]:
     db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:
-        rows = [dict(r) for r in db.execute(
-            "SELECT source_url, target_url, status, rendered, link_found, target_status, reason FROM backlink_status"
-        )]
+        rows = [
+            dict(r)
+            for r in db.execute(
+                "SELECT source_url, target_url, status, rendered, link_found, target_status, reason FROM backlink_status"
+            )
+        ]
         run = db.execute("SELECT stats, finish_reason FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         stats = json.loads(run["stats"]) if run and run["stats"] else {}
         return rows, stats, run["finish_reason"] if run else None
@@ -90,10 +110,16 @@ def normalizer():
 def code_version() -> str:
     """The commit the spider ran from, and whether the core had uncommitted changes."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "spiders", "linkrot", "pipelines"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "spiders", "linkrot", "pipelines"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}{' + uncommitted changes' if dirty else ''}"
@@ -118,7 +144,9 @@ def score(rows: list[dict], truth: dict) -> dict:
         v = per_verdict.setdefault(t["verdict"], [0, 0])
         v[0] += right
         v[1] += 1
-        k = per_kind.setdefault(t["kind"], {"verdict": t["verdict"], "right": 0, "expected": 0, "rendered": 0})
+        k = per_kind.setdefault(
+            t["kind"], {"verdict": t["verdict"], "right": 0, "expected": 0, "rendered": 0}
+        )
         k["right"] += right
         k["expected"] += 1
         k["rendered"] += url in rendered
@@ -126,8 +154,11 @@ def score(rows: list[dict], truth: dict) -> dict:
             wrong[(t["kind"], t["verdict"], status)] += 1
     target_404 = {url for url, t in expected.items() if t["target_status"] == 404}
     target_404_seen = {url for url in target_404 if url in got and str(got[url]["target_status"]) == "404"}
-    target_bad = [url for url, t in expected.items() if t["target_status"] == 200 and url in got
-                  and str(got[url]["target_status"]) != "200"]
+    target_bad = [
+        url
+        for url, t in expected.items()
+        if t["target_status"] == 200 and url in got and str(got[url]["target_status"]) != "200"
+    ]
     return {
         "backlinks": len(expected),
         "checked": len(checked),
@@ -138,7 +169,9 @@ def score(rows: list[dict], truth: dict) -> dict:
         "false_renders": len(rendered - js),
         "false_renders_by_kind": dict(Counter(expected[u]["kind"] for u in rendered - js)),
         "missed_js": len(js - rendered),
-        "per_verdict": {v: f"{right}/{n}" for v, (right, n) in sorted(per_verdict.items(), key=lambda x: -x[1][1])},
+        "per_verdict": {
+            v: f"{right}/{n}" for v, (right, n) in sorted(per_verdict.items(), key=lambda x: -x[1][1])
+        },
         "per_kind": dict(sorted(per_kind.items(), key=lambda x: -x[1]["expected"])),
         "wrong": [{"kind": k, "expected": e, "got": g, "count": n} for (k, e, g), n in wrong.most_common()],
         "target_404": f"{len(target_404_seen)}/{len(target_404)}",
@@ -163,11 +196,17 @@ def log_tail(lines: int = 12) -> list[str]:
     return ["    " + line for line in text.splitlines()[-lines:]]
 
 
-def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason: str | None, version: str) -> str:
+def report(
+    args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason: str | None, version: str
+) -> str:
     mib = 2**20
-    lines = [f"{args.pages} backlinks from {args.pages} referring pages on {args.hosts} hosts, "
-             f"js share {args.js_share}, nginx on 127.0.0.1:{port}"
-             + (f", settings {' '.join(args.set)}" if args.set else "") + f"; linkrot at {version}", ""]
+    lines = [
+        f"{args.pages} backlinks from {args.pages} referring pages on {args.hosts} hosts, "
+        f"js share {args.js_share}, nginx on 127.0.0.1:{port}"
+        + (f", settings {' '.join(args.set)}" if args.set else "")
+        + f"; linkrot at {version}",
+        "",
+    ]
     rendered_share = f"{100 * s['rendered'] / s['checked']:.1f} %" if s["checked"] else "-"
     perf = {
         "exit": "timeout" if m.timed_out else str(m.returncode),
@@ -183,25 +222,48 @@ def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason:
         "missed JS": f"{s['missed_js']}/{s['needs_js']}",
     }
     lines += [table([perf]), ""]
-    lines.append("peak RSS MiB by process group (each group's own peak): " + ", ".join(
-        f"{k} {v / mib:.0f}" for k, v in sorted(m.peak_rss_by_name.items())))
-    lines.append("cpu s by process group (read from /proc): " + ", ".join(
-        f"{k} {v:.1f}" for k, v in sorted(m.cpu_by_name.items()))
-        + f"; the crawl's rusage (itself and the children it reaped): {m.cpu:.1f}")
-    lines.append(f"render stats: requested {stats.get('linkrot/render/requested', 0)}, "
-                 f"done {stats.get('linkrot/render/done', 0)}, failed {stats.get('linkrot/render/failed', 0)}; "
-                 f"log ERROR lines {stats.get('log_count/ERROR', 0)}")
+    lines.append(
+        "peak RSS MiB by process group (each group's own peak): "
+        + ", ".join(f"{k} {v / mib:.0f}" for k, v in sorted(m.peak_rss_by_name.items()))
+    )
+    lines.append(
+        "cpu s by process group (read from /proc): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(m.cpu_by_name.items()))
+        + f"; the crawl's rusage (itself and the children it reaped): {m.cpu:.1f}"
+    )
+    lines.append(
+        f"render stats: requested {stats.get('linkrot/render/requested', 0)}, "
+        f"done {stats.get('linkrot/render/done', 0)}, failed {stats.get('linkrot/render/failed', 0)}; "
+        f"log ERROR lines {stats.get('log_count/ERROR', 0)}"
+    )
     if m.leftover:
         lines.append(f"processes still alive after the crawl exited: {m.leftover}")
-    lines += ["", "verdicts right, per expected verdict (found/expected): " + ", ".join(
-        f"{v} {r}" for v, r in s["per_verdict"].items()) + f"; target 404 reported {s['target_404']}", ""]
-    lines.append(table([
-        {"kind": kind, "expected": k["verdict"], "right": f"{k['right']}/{k['expected']}", "rendered": str(k["rendered"])}
-        for kind, k in s["per_kind"].items()
-    ]))
+    lines += [
+        "",
+        "verdicts right, per expected verdict (found/expected): "
+        + ", ".join(f"{v} {r}" for v, r in s["per_verdict"].items())
+        + f"; target 404 reported {s['target_404']}",
+        "",
+    ]
+    lines.append(
+        table(
+            [
+                {
+                    "kind": kind,
+                    "expected": k["verdict"],
+                    "right": f"{k['right']}/{k['expected']}",
+                    "rendered": str(k["rendered"]),
+                }
+                for kind, k in s["per_kind"].items()
+            ]
+        )
+    )
     if s["wrong"]:
-        lines += ["", "wrong verdicts: " + "; ".join(
-            f"{w['kind']} ({w['expected']}) -> {w['got']}: {w['count']}" for w in s["wrong"])]
+        lines += [
+            "",
+            "wrong verdicts: "
+            + "; ".join(f"{w['kind']} ({w['expected']}) -> {w['got']}: {w['count']}" for w in s["wrong"]),
+        ]
     if m.returncode or m.timed_out:
         lines += ["", f"the crawl failed; its log, {OUT / 'backlinks.log'}, ends:", *log_tail()]
     if s["unknown_sources"]:
@@ -211,15 +273,30 @@ def report(args: argparse.Namespace, port: int, m, s: dict, stats: dict, reason:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=genlinks.DEFAULT_PAGES, help="referring pages = backlinks")
+    parser.add_argument(
+        "--pages", type=int, default=genlinks.DEFAULT_PAGES, help="referring pages = backlinks"
+    )
     parser.add_argument("--hosts", type=int, default=genlinks.DEFAULT_HOSTS)
-    parser.add_argument("--js-share", type=float, default=genlinks.DEFAULT_JS_SHARE,
-                        help="share of pages whose link only a script adds")
+    parser.add_argument(
+        "--js-share",
+        type=float,
+        default=genlinks.DEFAULT_JS_SHARE,
+        help="share of pages whose link only a script adds",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the crawl")
-    parser.add_argument("--port", type=int, default=genlinks.DEFAULT_PORT,
-                        help="nginx port, part of the generated URLs (0: a free one; regenerates when it changes)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra -s setting for the spider (repeatable)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=genlinks.DEFAULT_PORT,
+        help="nginx port, part of the generated URLs (0: a free one; regenerates when it changes)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra -s setting for the spider (repeatable)",
+    )
     args = parser.parse_args()
 
     port = args.port or nginx.free_port()
@@ -228,9 +305,19 @@ def main() -> None:
     version = code_version()
     with nginx.serve(site, OUT / "nginx-links", port, vhosts=True):
         print(f"backlinks: running on {site / 'export.csv'} ...", flush=True)
-        m = measure(command(site / "export.csv", args.set), ROOT, OUT / "backlinks.log", OUT / "backlinks.out",
-                    args.timeout, env=env, group=process_group)
-    print(f"backlinks: exit {m.returncode} after {m.wall:.1f} s{' (timeout)' if m.timed_out else ''}", flush=True)
+        m = measure(
+            command(site / "export.csv", args.set),
+            ROOT,
+            OUT / "backlinks.log",
+            OUT / "backlinks.out",
+            args.timeout,
+            env=env,
+            group=process_group,
+        )
+    print(
+        f"backlinks: exit {m.returncode} after {m.wall:.1f} s{' (timeout)' if m.timed_out else ''}",
+        flush=True,
+    )
     try:
         rows, stats, reason = read_db()
     except (sqlite3.Error, OSError) as exc:
@@ -239,8 +326,14 @@ def main() -> None:
     s = score(rows, truth)
     text = report(args, port, m, s, stats, reason, version)
     results = {
-        "params": {**truth["params"], "set": args.set}, "linkrot": version, "counts": truth["counts"], "measure": asdict(m),
-        "score": s, "stats": stats, "finish_reason": reason, "report": text.splitlines(),
+        "params": {**truth["params"], "set": args.set},
+        "linkrot": version,
+        "counts": truth["counts"],
+        "measure": asdict(m),
+        "score": s,
+        "stats": stats,
+        "finish_reason": reason,
+        "report": text.splitlines(),
     }
     (OUT / f"backlinks-results-{args.pages}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print("\n" + text)

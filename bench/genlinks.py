@@ -47,10 +47,39 @@ KINDS = {
     "moved": (0.02, "redirected"),  # 301 to another page, which carries the link
 }
 WORDS = (
-    "garden", "recipe", "travel", "review", "budget", "market", "weekly", "notes", "photo", "journal",
-    "local", "guide", "community", "forum", "thread", "answer", "project", "update", "season", "club",
-    "event", "story", "archive", "resources", "partners", "tools", "list", "favourite", "reading", "blog",
-    "post", "article", "interview",
+    "garden",
+    "recipe",
+    "travel",
+    "review",
+    "budget",
+    "market",
+    "weekly",
+    "notes",
+    "photo",
+    "journal",
+    "local",
+    "guide",
+    "community",
+    "forum",
+    "thread",
+    "answer",
+    "project",
+    "update",
+    "season",
+    "club",
+    "event",
+    "story",
+    "archive",
+    "resources",
+    "partners",
+    "tools",
+    "list",
+    "favourite",
+    "reading",
+    "blog",
+    "post",
+    "article",
+    "interview",
 )
 
 
@@ -104,7 +133,9 @@ class Generator:
             if roll < 0.5:
                 href = f"p{rng.randrange(self.n)}.html"  # relative, on the same host (may not exist)
             elif roll < 0.8:
-                href = f"http://{host_name(rng.randrange(self.hosts))}:{self.port}/p{rng.randrange(self.n)}.html"
+                href = (
+                    f"http://{host_name(rng.randrange(self.hosts))}:{self.port}/p{rng.randrange(self.n)}.html"
+                )
             else:
                 href = f"https://example.org/{self.words(1)}/{rng.randrange(1000)}"
             links.append(f'<li><a href="{href}">{self.words(rng.randint(1, 3))}</a></li>')
@@ -129,16 +160,16 @@ class Generator:
         scripts = ""
         if kind == "js":
             scripts = (
-                "<script>\ndocument.addEventListener(\"DOMContentLoaded\", function () {\n"
-                "  var p = document.createElement(\"p\"), a = document.createElement(\"a\");\n"
-                f"  a.href = \"{target}\";\n  a.textContent = \"{anchor}\";\n"
-                "  p.appendChild(document.createTextNode(\"See also \"));\n  p.appendChild(a);\n"
-                "  document.getElementById(\"content\").appendChild(p);\n});\n</script>\n"
+                '<script>\ndocument.addEventListener("DOMContentLoaded", function () {\n'
+                '  var p = document.createElement("p"), a = document.createElement("a");\n'
+                f'  a.href = "{target}";\n  a.textContent = "{anchor}";\n'
+                '  p.appendChild(document.createTextNode("See also "));\n  p.appendChild(a);\n'
+                '  document.getElementById("content").appendChild(p);\n});\n</script>\n'
             )
         elif kind == "script_static":
             scripts = (
-                "<script>\ndocument.addEventListener(\"DOMContentLoaded\", function () {\n"
-                "  document.getElementById(\"year\").textContent = String(new Date().getFullYear());\n"
+                '<script>\ndocument.addEventListener("DOMContentLoaded", function () {\n'
+                '  document.getElementById("year").textContent = String(new Date().getFullYear());\n'
                 "});\n</script>\n"
             )
         if kind not in ("js", "removed"):
@@ -146,21 +177,26 @@ class Generator:
             body[at] = body[at].replace("<p>", f"<p>{self.words(rng.randint(3, 12))} {link} ", 1)
         nav = "\n".join(self.unrelated_links(i))
         return (
-            f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{self.words(4)}</title>\n{scripts}</head>\n"
-            f"<body><nav><ul>\n{nav}\n</ul></nav>\n<main id=\"content\"><h1>{self.words(3)}</h1>\n"
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{self.words(4)}</title>\n{scripts}</head>\n'
+            f'<body><nav><ul>\n{nav}\n</ul></nav>\n<main id="content"><h1>{self.words(3)}</h1>\n'
             + "".join(body)
-            + "</main>\n<footer>&copy; <span id=\"year\">2026</span></footer></body></html>\n"
+            + '</main>\n<footer>&copy; <span id="year">2026</span></footer></body></html>\n'
         )
 
     def target_page(self, k: int) -> str:
         return (
-            f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Target {k}</title></head>\n"
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Target {k}</title></head>\n'
             f"<body><h1>Target {k}</h1>\n{''.join(self.paragraphs(1_500))}</body></html>\n"
         )
 
 
-def generate(pages: int = DEFAULT_PAGES, hosts: int = DEFAULT_HOSTS, port: int = DEFAULT_PORT,
-             js_share: float = DEFAULT_JS_SHARE, out: Path = Path("bench/out/links")) -> dict:
+def generate(
+    pages: int = DEFAULT_PAGES,
+    hosts: int = DEFAULT_HOSTS,
+    port: int = DEFAULT_PORT,
+    js_share: float = DEFAULT_JS_SHARE,
+    out: Path = Path("bench/out/links"),
+) -> dict:
     """Write everything under ``out``; return the truth."""
     gen = Generator(pages, hosts, port, js_share)
     www = out / "www"
@@ -169,7 +205,9 @@ def generate(pages: int = DEFAULT_PAGES, hosts: int = DEFAULT_HOSTS, port: int =
     out.mkdir(parents=True, exist_ok=True)
     for h in range(hosts):
         (www / host_name(h)).mkdir(parents=True)
-        (www / host_name(h) / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n", encoding="utf-8")
+        (www / host_name(h) / "robots.txt").write_text(
+            "User-agent: *\nDisallow: /private/\n", encoding="utf-8"
+        )
     (www / OURS / "t").mkdir(parents=True)
     for k in range(TARGETS):
         (www / OURS / "t" / f"{k}.html").write_text(gen.target_page(k), encoding="utf-8")
@@ -185,8 +223,11 @@ def generate(pages: int = DEFAULT_PAGES, hosts: int = DEFAULT_HOSTS, port: int =
             anchor = gen.words(gen.rng.randint(2, 4))
             export.writerow([source, target, anchor])
             expected[source] = {
-                "kind": kind, "verdict": verdicts[kind], "js": kind == "js",
-                "scripts": kind in ("js", "script_static"), "target": target,
+                "kind": kind,
+                "verdict": verdicts[kind],
+                "js": kind == "js",
+                "scripts": kind in ("js", "script_static"),
+                "target": target,
                 "target_status": 200 if gen.target_of[i] < TARGETS else 404,
             }
             if kind == "not_found":
@@ -217,8 +258,10 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(__file__).resolve().parent / "out" / f"links-{args.pages}"
     truth = generate(args.pages, args.hosts, args.port, args.js_share, out)
-    print(f"{args.pages} referring pages on {args.hosts} hosts in {out}: "
-          + ", ".join(f"{kind} {n}" for kind, n in truth["counts"].items()))
+    print(
+        f"{args.pages} referring pages on {args.hosts} hosts in {out}: "
+        + ", ".join(f"{kind} {n}" for kind, n in truth["counts"].items())
+    )
 
 
 if __name__ == "__main__":

@@ -107,7 +107,9 @@ class Site:
             while url in self.redirects:
                 url, hops = self.redirects[url][1], hops + 1
             self.truth["redirects"][target] = {
-                "hops": hops, "final": url, "final_status": 404 if url.startswith("/gone/") else 200,
+                "hops": hops,
+                "final": url,
+                "final_status": 404 if url.startswith("/gone/") else 200,
             }
 
     def random_target(self) -> str:
@@ -149,7 +151,7 @@ class Site:
             self.links += 1
             items.append(f'<li><a href="{self.href(i, target)}">{self.words(3)}</a></li>')
         head = (
-            f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Page {i}: {self.words(4)}</title>"
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Page {i}: {self.words(4)}</title>'
             f"</head>\n<body><h1>Page {i}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
         )
         body = []

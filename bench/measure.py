@@ -31,8 +31,12 @@ class Measure:
     peak_rss: int = 0  # bytes, summed over the process tree
     timed_out: bool = False
     # per group of processes (by default their name, the kernel's comm: "scrapy", "chromium", ...):
-    peak_rss_by_name: dict[str, int] = field(default_factory=dict)  # largest sum of RSS of the group's processes
-    cpu_by_name: dict[str, float] = field(default_factory=dict)  # user + system as last read from /proc, summed
+    peak_rss_by_name: dict[str, int] = field(
+        default_factory=dict
+    )  # largest sum of RSS of the group's processes
+    cpu_by_name: dict[str, float] = field(
+        default_factory=dict
+    )  # user + system as last read from /proc, summed
     leftover: list[int] = field(default_factory=list)  # descendants still alive LINGER s after it exited
 
 
@@ -61,7 +65,10 @@ def processes() -> tuple[dict[int, list[int]], dict[int, Proc]]:
         pid = int(name)
         children.setdefault(int(fields[1]), []).append(pid)
         procs[pid] = Proc(
-            pid, head.partition("(")[2], int(fields[21]) * PAGE_SIZE, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            pid,
+            head.partition("(")[2],
+            int(fields[21]) * PAGE_SIZE,
+            (int(fields[11]) + int(fields[12])) / CLOCK_TICKS,
         )
     return children, procs
 
@@ -87,8 +94,15 @@ def tree_rss(root: int) -> int:
     return sum(p.rss for p in tree(root))
 
 
-def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float, env: dict | None = None,
-            group: Callable[[Proc], str] = lambda p: p.name) -> Measure:
+def measure(
+    cmd: list[str],
+    cwd: Path,
+    log: Path,
+    stdout: Path,
+    timeout: float,
+    env: dict | None = None,
+    group: Callable[[Proc], str] = lambda p: p.name,
+) -> Measure:
     """Run ``cmd`` to completion (or ``timeout``) and measure it; ``group`` names a process's group.
 
     The CPU time per group is read from ``/proc`` while the processes live, so a
@@ -130,8 +144,11 @@ def measure(cmd: list[str], cwd: Path, log: Path, stdout: Path, timeout: float, 
     deadline = time.monotonic() + LINGER
     while True:
         alive = processes()[1]
-        left = [pid for pid, (name, _, _) in cpu_seen.items()
-                if pid != process.pid and pid in alive and alive[pid].name == name]
+        left = [
+            pid
+            for pid, (name, _, _) in cpu_seen.items()
+            if pid != process.pid and pid in alive and alive[pid].name == name
+        ]
         for pid in left:
             name, grp, _ = cpu_seen[pid]
             cpu_seen[pid] = (name, grp, alive[pid].cpu)

@@ -38,15 +38,16 @@ def write_config(prefix: Path, root: Path, redirects: Path, port: int, vhosts: b
     if os.geteuid() == 0:  # workers would run as nobody, who may not be able to read the site
         user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};\n"
     temps = "".join(
-        f"    {name}_temp_path {prefix / 'tmp' / name};\n" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {name}_temp_path {prefix / 'tmp' / name};\n"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 65536)
     conf = prefix / "nginx.conf"
     conf.write_text(
         f"""{user}worker_processes 2;
 daemon off;
-pid {prefix / 'nginx.pid'};
-error_log {prefix / 'error.log'} warn;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} warn;
 worker_rlimit_nofile {nofile};
 events {{ worker_connections {nofile // 2}; }}  # linkinator keeps thousands of connections open
 http {{

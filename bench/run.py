@@ -59,15 +59,28 @@ def linkrot_command(url: str, args: argparse.Namespace) -> list[str]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{LINKROT_DB}{suffix}").unlink(missing_ok=True)
     settings = [
-        f"LINKROT_DB={LINKROT_DB}", "LOG_LEVEL=INFO", "LINKROT_MAX_PAGES=0", "LINKROT_MAX_DEPTH=0",
-        "CONCURRENT_REQUESTS=16", "CONCURRENT_REQUESTS_PER_DOMAIN=16", *args.linkrot_set,
+        f"LINKROT_DB={LINKROT_DB}",
+        "LOG_LEVEL=INFO",
+        "LINKROT_MAX_PAGES=0",
+        "LINKROT_MAX_DEPTH=0",
+        "CONCURRENT_REQUESTS=16",
+        "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+        *args.linkrot_set,
     ]
-    return [str(VENV / "scrapy"), "crawl", "site", "-a", f"url={url}", *(a for s in settings for a in ("-s", s))]
+    return [
+        str(VENV / "scrapy"),
+        "crawl",
+        "site",
+        "-a",
+        f"url={url}",
+        *(a for s in settings for a in ("-s", s)),
+    ]
 
 
 def linkrot_parse(output: Path, netloc: str) -> Report:
     db = sqlite3.connect(LINKROT_DB)
     try:
+
         def rows(sql: str) -> list[tuple]:
             return db.execute(sql).fetchall()
 
@@ -88,13 +101,28 @@ def linkchecker_command(url: str, args: argparse.Namespace) -> list[str]:
     # the default of 10 requests/s per host (really ~3/s) is lifted for servers that send a LinkChecker header
     config.write_text("[checking]\nmaxrequestspersecond=100000\n", encoding="utf-8")
     return [
-        str(VENV / "linkchecker"), "-f", str(config), "--no-status", "--threads", "10", "-o", "csv",
-        "--verbose", "--no-warnings", "--recursion-level", "-1", url,
+        str(VENV / "linkchecker"),
+        "-f",
+        str(config),
+        "--no-status",
+        "--threads",
+        "10",
+        "-o",
+        "csv",
+        "--verbose",
+        "--no-warnings",
+        "--recursion-level",
+        "-1",
+        url,
     ]
 
 
 def linkchecker_parse(output: Path, netloc: str) -> Report:
-    lines = (line for line in output.read_text(encoding="utf-8").splitlines(keepends=True) if not line.startswith("#"))
+    lines = (
+        line
+        for line in output.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not line.startswith("#")
+    )
     report = Report()
     urls: set[str] = set()
     pages: set[str] = set()  # final URLs: linkchecker logs a page first reached by a redirect only once
@@ -122,7 +150,8 @@ def linkinator_prepare() -> str | None:
         return None
     done = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NODE), "linkinator"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if done.returncode or not LINKINATOR.exists():
         return f"npm install failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
@@ -131,7 +160,15 @@ def linkinator_prepare() -> str | None:
 
 def linkinator_command(url: str, args: argparse.Namespace) -> list[str]:
     # the package's bin directly: npx would add an npm process to the measured tree
-    return [str(LINKINATOR), url, "--recurse", "--format", "csv", "--concurrency", str(args.linkinator_concurrency)]
+    return [
+        str(LINKINATOR),
+        url,
+        "--recurse",
+        "--format",
+        "csv",
+        "--concurrency",
+        str(args.linkinator_concurrency),
+    ]
 
 
 def linkinator_parse(output: Path, netloc: str) -> Report:
@@ -219,9 +256,15 @@ def run_tool(name: str, url: str, args: argparse.Namespace, truth: dict) -> dict
     except (OSError, sqlite3.Error, csv.Error, KeyError) as exc:
         print(f"{name}: cannot read its output: {exc!r}", flush=True)
         report = Report()
-    print(f"{name}: exit {m.returncode} after {m.wall:.1f} s{' (timeout)' if m.timed_out else ''}", flush=True)
-    return {"tool": name, "measure": asdict(m), "report": {**asdict(report), "broken": len(report.broken)},
-            "score": score(report, truth)}
+    print(
+        f"{name}: exit {m.returncode} after {m.wall:.1f} s{' (timeout)' if m.timed_out else ''}", flush=True
+    )
+    return {
+        "tool": name,
+        "measure": asdict(m),
+        "report": {**asdict(report), "broken": len(report.broken)},
+        "score": score(report, truth),
+    }
 
 
 def main() -> None:
@@ -230,8 +273,13 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS)}")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per tool")
     parser.add_argument("--port", type=int, default=0, help="nginx port (default: a free one)")
-    parser.add_argument("--linkrot-set", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra -s setting for linkrot (repeatable)")
+    parser.add_argument(
+        "--linkrot-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra -s setting for linkrot (repeatable)",
+    )
     parser.add_argument("--linkinator-concurrency", type=int, default=100)
     args = parser.parse_args()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -245,7 +293,9 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/"
         for name in tools:
             results.append(run_tool(name, url, args, truth))
-    (OUT / f"results-{args.pages}.json").write_text(json.dumps(results, indent=1, default=sorted), encoding="utf-8")
+    (OUT / f"results-{args.pages}.json").write_text(
+        json.dumps(results, indent=1, default=sorted), encoding="utf-8"
+    )
 
     ran = [r for r in results if "measure" in r]
     if not ran:
@@ -253,16 +303,18 @@ def main() -> None:
     perf = []
     for r in ran:
         m, rep = r["measure"], r["report"]
-        perf.append({
-            "tool": r["tool"],
-            "exit": "timeout" if m["timed_out"] else str(m["returncode"]),
-            "wall s": f"{m['wall']:.1f}",
-            "cpu s": f"{m['cpu']:.1f}",
-            "peak RSS MiB": f"{m['peak_rss'] / 2**20:.0f}",
-            "urls": str(rep["urls"]),
-            "pages": str(rep["pages"]),
-            "pages/s": f"{rep['pages'] / m['wall']:.0f}" if m["wall"] else "-",
-        })
+        perf.append(
+            {
+                "tool": r["tool"],
+                "exit": "timeout" if m["timed_out"] else str(m["returncode"]),
+                "wall s": f"{m['wall']:.1f}",
+                "cpu s": f"{m['cpu']:.1f}",
+                "peak RSS MiB": f"{m['peak_rss'] / 2**20:.0f}",
+                "urls": str(rep["urls"]),
+                "pages": str(rep["pages"]),
+                "pages/s": f"{rep['pages'] / m['wall']:.0f}" if m["wall"] else "-",
+            }
+        )
     print(f"\n{args.pages} pages ({truth['links']} links), nginx on {url}\n")
     print(table(perf))
     print("\nrecall of known problems (found/expected); false broken = reported broken but fine\n")

@@ -28,22 +28,28 @@ def policy_from_settings(settings: Any) -> Policy:
     )
 
 
-def after_run(store: Store, run_id: int, spider: str, settings: Any, stats: Any, site: str | None = None) -> None:
+def after_run(
+    store: Store, run_id: int, spider: str, settings: Any, stats: Any, site: str | None = None
+) -> None:
     if spider == "backlinks":
         changes = store.apply_history(run_id, policy_from_settings(settings))
         for key, value in changes.items():
             stats.set_value(f"linkrot/changes/{key}", value)
     try:
-        stats.set_value("linkrot/suggestions", refresh_suggestions(store, settings.get("LINKROT_REDIRECT_OVERRIDES")))
+        stats.set_value(
+            "linkrot/suggestions", refresh_suggestions(store, settings.get("LINKROT_REDIRECT_OVERRIDES"))
+        )
     except LinkrotError as exc:
         logger.error("linkrot: redirect suggestions not refreshed: %s", exc)
     if spider != "backlinks":
         return
     if as_bool("LINKROT_WAYBACK", settings.get("LINKROT_WAYBACK")):
         snapshots = enrich(
-            store.wayback_candidates(run_id), settings.get("LINKROT_WAYBACK_ENDPOINT"),
+            store.wayback_candidates(run_id),
+            settings.get("LINKROT_WAYBACK_ENDPOINT"),
             timeout=as_float("LINKROT_WAYBACK_TIMEOUT", settings.get("LINKROT_WAYBACK_TIMEOUT")),
-            user_agent=settings.get("USER_AGENT"), limit=as_int("LINKROT_WAYBACK_MAX", settings.get("LINKROT_WAYBACK_MAX")),
+            user_agent=settings.get("USER_AGENT"),
+            limit=as_int("LINKROT_WAYBACK_MAX", settings.get("LINKROT_WAYBACK_MAX")),
         )
         store.save_wayback(snapshots)
         stats.set_value("linkrot/wayback/looked_up", len(snapshots))
@@ -56,7 +62,9 @@ def after_run(store: Store, run_id: int, spider: str, settings: Any, stats: Any,
     results = send(selected, config, site)
     store.record_alerts(run_id, results, len(selected))
     for result in results:
-        stats.set_value(f"linkrot/alerts/{result.channel}", "sent" if result.ok else f"failed: {result.detail}")
+        stats.set_value(
+            f"linkrot/alerts/{result.channel}", "sent" if result.ok else f"failed: {result.detail}"
+        )
 
 
 def run_alerts(store: Store, run_id: int) -> list[Alert]:
@@ -74,9 +82,17 @@ def run_alerts(store: Store, run_id: int) -> list[Alert]:
     )
     return [
         Alert(
-            change=r["change"], source_url=r["source_url"], target_url=r["target_url"], status=r["status"],
-            reason=r["reason"] or "", evidence=r["evidence"], triage=r["triage"], authority=r["authority"],
-            authority_metric=r["authority_metric"], source_domain=r["source_domain"], detected_at=r["detected_at"],
+            change=r["change"],
+            source_url=r["source_url"],
+            target_url=r["target_url"],
+            status=r["status"],
+            reason=r["reason"] or "",
+            evidence=r["evidence"],
+            triage=r["triage"],
+            authority=r["authority"],
+            authority_metric=r["authority_metric"],
+            source_domain=r["source_domain"],
+            detected_at=r["detected_at"],
             mentions_site=bool(r["mentions_site"]),
         )
         for r in rows

@@ -14,14 +14,56 @@ from dataclasses import dataclass
 
 CLASSES = ("branded", "naked_url", "generic", "exact", "partial", "other", "empty")
 #: article 004, "Anchor Text Strategy": share of links, in percent (low, high)
-HEALTHY_RANGES = {"branded": (40, 50), "naked_url": (20, 25), "generic": (10, 15), "partial": (10, 15), "exact": (3, 5)}
+HEALTHY_RANGES = {
+    "branded": (40, 50),
+    "naked_url": (20, 25),
+    "generic": (10, 15),
+    "partial": (10, 15),
+    "exact": (3, 5),
+}
 GENERIC = frozenset(
     {
-        "click here", "here", "this", "this link", "link", "read more", "more", "learn more", "see more",
-        "find out more", "more info", "more information", "details", "website", "this website", "this site",
-        "site", "homepage", "home page", "home", "visit", "visit site", "visit website", "source", "via",
-        "this article", "this post", "this page", "this resource", "article", "blog", "check it out", "go",
-        "continue", "continue reading", "download", "view", "see here", "go here", "official site", "web site",
+        "click here",
+        "here",
+        "this",
+        "this link",
+        "link",
+        "read more",
+        "more",
+        "learn more",
+        "see more",
+        "find out more",
+        "more info",
+        "more information",
+        "details",
+        "website",
+        "this website",
+        "this site",
+        "site",
+        "homepage",
+        "home page",
+        "home",
+        "visit",
+        "visit site",
+        "visit website",
+        "source",
+        "via",
+        "this article",
+        "this post",
+        "this page",
+        "this resource",
+        "article",
+        "blog",
+        "check it out",
+        "go",
+        "continue",
+        "continue reading",
+        "download",
+        "view",
+        "see here",
+        "go here",
+        "official site",
+        "web site",
     }
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -38,7 +80,9 @@ class AnchorRules:
     keywords: tuple[tuple[str, ...], ...]
 
     @classmethod
-    def build(cls, brands: Iterable[str], keywords: Iterable[str], site_host: str | None = None) -> AnchorRules:
+    def build(
+        cls, brands: Iterable[str], keywords: Iterable[str], site_host: str | None = None
+    ) -> AnchorRules:
         names = [b for b in brands if b.strip()]
         if not names and site_host:
             label = site_host.lower().removeprefix("www.").split(".")[0]
@@ -86,4 +130,6 @@ def mentions(text: str, rules: AnchorRules, site_host: str | None) -> bool:
         if host and host in lowered:
             return True
     tokens = words(text)
-    return any(_contains(tokens, brand) for brand in rules.brands if len(brand) > 0 and len("".join(brand)) > 2)
+    return any(
+        _contains(tokens, brand) for brand in rules.brands if len(brand) > 0 and len("".join(brand)) > 2
+    )

@@ -102,7 +102,12 @@ def import_file(store: Store, path: str, *, site: str | None) -> tuple[int, dict
     store.finish_import(import_id, rows, new, skipped)
     logger.info(
         "linkrot: imported %s (%s, %s): %d rows, %d new backlinks, %d skipped",
-        path, export.format, export.encoding, rows, new, skipped,
+        path,
+        export.format,
+        export.encoding,
+        rows,
+        new,
+        skipped,
     )
     return import_id, {"rows": rows, "new": new, "skipped": skipped}
 

@@ -65,7 +65,9 @@ def _edge() -> Iterator[None]:
 
 def _require(path: str) -> None:
     if not Path(path).is_file():
-        raise click.ClickException(f"no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)")
+        raise click.ClickException(
+            f"no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)"
+        )
 
 
 @contextmanager
@@ -90,7 +92,10 @@ db_option = click.option(
     "--db", default=DEFAULT_DB, show_default=True, metavar="PATH", help="The linkrot SQLite database."
 )
 overrides_option = click.option(
-    "--overrides", default=settings.LINKROT_REDIRECT_OVERRIDES, show_default=True, metavar="PATH",
+    "--overrides",
+    default=settings.LINKROT_REDIRECT_OVERRIDES,
+    show_default=True,
+    metavar="PATH",
     help="Your redirect decisions, CSV from_url,to_url[,note]: they win over any suggestion.",
 )
 
@@ -115,12 +120,21 @@ def cli() -> None:
 @cli.command()
 @db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Where the map goes.")
-@click.option("--allow-home", is_flag=True, help="Accept home-page fallbacks (search engines treat them as soft 404s).")
+@click.option(
+    "--allow-home", is_flag=True, help="Accept home-page fallbacks (search engines treat them as soft 404s)."
+)
 @overrides_option
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Leave out suggestions less sure than this.")
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Leave out suggestions less sure than this.",
+)
 @click.pass_context
-def redirects(ctx: click.Context, db: str, fmt: str, allow_home: bool, overrides: str, min_confidence: float) -> None:
+def redirects(
+    ctx: click.Context, db: str, fmt: str, allow_home: bool, overrides: str, min_confidence: float
+) -> None:
     """Print a redirect map for your web server.
 
     Each broken backlink target goes to its suggested live page, and each of our
@@ -224,12 +238,17 @@ def suggest(ctx: click.Context, db: str, overrides: str) -> None:
     for r in rows:
         target = r["suggested_target"] or "(none)"
         home = " (home page)" if r["suggestion_is_home"] else ""
-        click.echo(f"{r['url']} -> {target}{home}  {r['confidence']:.2f}  {r['suggestion_origin']}  "
-                   f"{r['suggestion_reason']}")
+        click.echo(
+            f"{r['url']} -> {target}{home}  {r['confidence']:.2f}  {r['suggestion_origin']}  "
+            f"{r['suggestion_reason']}"
+        )
     unusable = sum(1 for r in rows if not r["suggested_target"] or r["suggestion_is_home"])
     if unusable:
-        click.echo(f"{unusable} of {len(rows)} broken targets have no usable suggestion: "
-                   f"add them to {overrides} (from_url,to_url[,note])", err=True)
+        click.echo(
+            f"{unusable} of {len(rows)} broken targets have no usable suggestion: "
+            f"add them to {overrides} (from_url,to_url[,note])",
+            err=True,
+        )
     ctx.exit(PROBLEMS if unusable else OK)
 
 

@@ -71,7 +71,9 @@ class SiteConfig:
 
         url = args.get("url")
         if not url:
-            raise ConfigError("the site spider needs a start URL: scrapy crawl site -a url=https://www.example.com/")
+            raise ConfigError(
+                "the site spider needs a start URL: scrapy crawl site -a url=https://www.example.com/"
+            )
         start_url = normalize_url(url if "://" in url else f"https://{url}")
         if start_url is None:
             raise ConfigError(f"url: {url!r} is not an http(s) URL")
@@ -82,7 +84,9 @@ class SiteConfig:
             max_pages=as_int("max_pages", pick("max_pages", "LINKROT_MAX_PAGES")),
             max_depth=as_int("max_depth", pick("max_depth", "LINKROT_MAX_DEPTH")),
             max_hops=as_int("REDIRECT_MAX_TIMES", settings.get("REDIRECT_MAX_TIMES"), minimum=1),
-            soft404_threshold=as_float("LINKROT_SOFT404_THRESHOLD", settings.get("LINKROT_SOFT404_THRESHOLD")),
+            soft404_threshold=as_float(
+                "LINKROT_SOFT404_THRESHOLD", settings.get("LINKROT_SOFT404_THRESHOLD")
+            ),
             use_sitemap=as_bool("sitemap", pick("sitemap", "LINKROT_SITEMAP")),
         )
 
@@ -102,7 +106,9 @@ class BacklinksConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> BacklinksConfig:
-        files = tuple(f.strip() for f in split_files(args.get("file") or args.get("files") or "") if f.strip())
+        files = tuple(
+            f.strip() for f in split_files(args.get("file") or args.get("files") or "") if f.strip()
+        )
         site = args.get("site")
         if site:
             normal = normalize_url(site if "://" in site else f"https://{site}")
@@ -111,7 +117,9 @@ class BacklinksConfig:
             site = normal
         render = str(args.get("render") or settings.get("LINKROT_RENDER") or "auto").strip().lower()
         if render not in RENDER_MODES:
-            raise ConfigError(f"render / LINKROT_RENDER: expected one of {', '.join(RENDER_MODES)}, got {render!r}")
+            raise ConfigError(
+                f"render / LINKROT_RENDER: expected one of {', '.join(RENDER_MODES)}, got {render!r}"
+            )
         return cls(
             files=files,
             site=site,

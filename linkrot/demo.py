@@ -31,9 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     with SiteServer(DEMO_SITE, port=args.port) as server:
         print(f"Serving the demo site from {DEMO_SITE} at {server.origin}/", flush=True)
         command = [
-            sys.executable, "-m", "scrapy", "crawl", "site",
-            "-a", f"url={server.origin}/", "-s", f"LINKROT_DB={args.db}", "-s", "LOG_LEVEL=WARNING",
-            "-s", "LINKROT_PROGRESS_INTERVAL=0",
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "site",
+            "-a",
+            f"url={server.origin}/",
+            "-s",
+            f"LINKROT_DB={args.db}",
+            "-s",
+            "LOG_LEVEL=WARNING",
+            "-s",
+            "LINKROT_PROGRESS_INTERVAL=0",
         ]
         print("$ " + " ".join(command[2:]), flush=True)
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}

@@ -15,7 +15,16 @@ from lxml import etree
 
 _TAGS = ("a", "area", "base", "link", "meta", "title", "script", "h1")
 # <script type> values that hold data, not code: such a script cannot build links
-_DATA_SCRIPTS = frozenset({"application/ld+json", "application/json", "text/template", "text/x-template", "importmap", "speculationrules"})
+_DATA_SCRIPTS = frozenset(
+    {
+        "application/ld+json",
+        "application/json",
+        "text/template",
+        "text/x-template",
+        "importmap",
+        "speculationrules",
+    }
+)
 _REFRESH = re.compile(r"^\s*(\d*\.?\d*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$", re.I | re.S)
 # libxml2 drops everything after </html>; browsers keep it in the body, and so must a link check
 _END_TAGS = re.compile(rb"</(?:body|html)\s*>", re.I)
@@ -49,7 +58,9 @@ def _parser(encoding: str | None) -> etree.HTMLParser:
     if parser is None:
         try:
             # huge_tree: text nodes over 10 MB and nesting up to 2048 levels; deeper is reported
-            parser = etree.HTMLParser(encoding=encoding, no_network=True, remove_comments=True, huge_tree=True)
+            parser = etree.HTMLParser(
+                encoding=encoding, no_network=True, remove_comments=True, huge_tree=True
+            )
         except LookupError:
             parser = etree.HTMLParser(no_network=True, remove_comments=True, huge_tree=True)
         _parsers[encoding] = parser
@@ -124,7 +135,9 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
         elif tag == "script":
             if not page.has_scripts:
                 kind = (el.get("type") or "").strip().lower()
-                page.has_scripts = kind not in _DATA_SCRIPTS and (bool(el.get("src")) or bool((el.text or "").strip()))
+                page.has_scripts = kind not in _DATA_SCRIPTS and (
+                    bool(el.get("src")) or bool((el.text or "").strip())
+                )
         elif tag == "base" and page.base_href is None:
             page.base_href = (el.get("href") or "").strip() or None
     return page

@@ -100,7 +100,9 @@ def _removal(state: State, check: Check, policy: Policy) -> Outcome:
         return Outcome(replace(state, status=check.status))  # still lost: nothing new
     pending_since = state.pending_since or check.checked_at
     count = state.pending_checks + check.confirmations
-    confirmed = count >= policy.confirm_checks and _hours(pending_since, check.checked_at) >= policy.confirm_hours
+    confirmed = (
+        count >= policy.confirm_checks and _hours(pending_since, check.checked_at) >= policy.confirm_hours
+    )
     opened = state.pending_since is None
     if confirmed:
         new = replace(state, standing=False, status=check.status, pending_since=None, pending_checks=0)
@@ -124,8 +126,14 @@ def _standing(state: State, check: Check) -> Outcome:
         changes.append(Change("recovered", state.status, status, check.checked_at))
     else:
         if check.link_found and state.nofollow is not None and check.nofollow != state.nofollow:
-            changes.append(Change("nofollow" if check.nofollow else "followed", state.status, status, check.checked_at))
-        if _text(check.anchor_text) != _text(state.anchor_text) and check.link_found and state.anchor_text is not None:
+            changes.append(
+                Change("nofollow" if check.nofollow else "followed", state.status, status, check.checked_at)
+            )
+        if (
+            _text(check.anchor_text) != _text(state.anchor_text)
+            and check.link_found
+            and state.anchor_text is not None
+        ):
             changes.append(Change("anchor_changed", state.status, status, check.checked_at))
         if check.linked_url and state.linked_url and check.linked_url != state.linked_url:
             changes.append(Change("target_changed", state.status, status, check.checked_at))

@@ -56,8 +56,12 @@ def backlink_redirects(rows: Iterable[Mapping]) -> list[Redirect]:
     """Rows of the ``broken_backlinks`` view (best first) as map candidates."""
     return [
         Redirect(
-            r["url"], r["suggested_target"], "backlink", float(r["confidence"] or 0),
-            r["suggestion_reason"] or "no suggestion computed", bool(r["suggestion_is_home"]),
+            r["url"],
+            r["suggested_target"],
+            "backlink",
+            float(r["confidence"] or 0),
+            r["suggestion_reason"] or "no suggestion computed",
+            bool(r["suggestion_is_home"]),
         )
         for r in rows
     ]
@@ -78,12 +82,17 @@ def chain_redirects(rows: Iterable[Mapping]) -> list[Redirect]:
         for hop in (r["chain"] or [])[1:]:
             # a hop through another site (a tracker, a CDN) is not ours to configure
             if registrable_domain(hostname_of(hop["url"])) == ours:
-                out.append(Redirect(hop["url"], r["final_url"], "chain", 1.0, f"intermediate hop of {r['url']}"))
+                out.append(
+                    Redirect(hop["url"], r["final_url"], "chain", 1.0, f"intermediate hop of {r['url']}")
+                )
     return out
 
 
 def check(
-    candidates: Iterable[Redirect], seen: Mapping[str, Seen], *, allow_home: bool = False,
+    candidates: Iterable[Redirect],
+    seen: Mapping[str, Seen],
+    *,
+    allow_home: bool = False,
     min_confidence: float = 0.0,
 ) -> CheckedMap:
     """Keep the redirects that can be written as they are; fix chains, refuse the rest (one line each)."""
@@ -196,7 +205,9 @@ def path_rules(redirects: Iterable[Redirect]) -> tuple[list[Rule], list[str]]:
         target = r.to_url or ""
         key = _path(r.from_url)
         if _path(target) == key:
-            refused.append(f"refused: same path, a path-keyed map would loop: {r.from_url} -> {target} (--format csv)")
+            refused.append(
+                f"refused: same path, a path-keyed map would loop: {r.from_url} -> {target} (--format csv)"
+            )
         elif key not in rules:
             rules[key] = Rule(key, _location(r.from_url, target), r)
         elif rules[key].redirect.to_url == target:
@@ -244,9 +255,13 @@ def render_nginx(redirects: list[Redirect]) -> str:
     longest = max((len(rule.path) for rule in rules), default=0)
     if longest > 48:
         # nginx refuses to start ("could not build map_hash") when a key outgrows the default bucket
-        lines.append(f"# Long keys: if nginx asks for it, set map_hash_bucket_size {_bucket(longest)}; in the http block.")
+        lines.append(
+            f"# Long keys: if nginx asks for it, set map_hash_bucket_size {_bucket(longest)}; in the http block."
+        )
     lines.append("map $request_uri $linkrot_redirect {")
-    lines += [f"    {_nginx_quote(rule.path)} {_nginx_quote(_config_target(rule.location))};" for rule in rules]
+    lines += [
+        f"    {_nginx_quote(rule.path)} {_nginx_quote(_config_target(rule.location))};" for rule in rules
+    ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -309,7 +324,9 @@ def render_csv(redirects: list[Redirect]) -> str:
     writer = csv.writer(out)  # RFC 4180: CRLF rows, so a CR inside a cell gets quoted too
     writer.writerow(["from_url", "to_url", "status", "kind", "confidence", "reason"])
     for r in redirects:
-        writer.writerow([_cell(v) for v in (r.from_url, r.to_url, 301, r.kind, f"{r.confidence:.2f}", r.reason)])
+        writer.writerow(
+            [_cell(v) for v in (r.from_url, r.to_url, 301, r.kind, f"{r.confidence:.2f}", r.reason)]
+        )
     return out.getvalue()
 
 

@@ -50,3 +50,21 @@ def summarize(origin: str, chain: list[dict], final_url: str | None, outcome: St
         "temp_redirect": int(any(hop["status"] in TEMPORARY_REDIRECT_CODES for hop in chain)),
         "to_home": int(bool(chain) and final_url is not None and is_home(final_url) and not is_home(origin)),
     }
+
+
+def location_hop(url: str, status: int, location: bytes | None) -> tuple[dict, str] | None:
+    """The hop a 3xx answer with a ``Location`` makes, and that raw Location (None: not a redirect)."""
+    if not (300 <= status < 400 and location):
+        return None
+    raw = location.decode("latin-1")
+    return {"url": url, "status": status, "location": raw}, raw
+
+
+def refresh_hop(url: str, status: int, refresh_url: str | None) -> tuple[dict, str] | None:
+    """The hop a ``<meta http-equiv="refresh">`` to another URL makes (None: no such refresh)."""
+    if not refresh_url:
+        return None
+    target = absolute_url(url, refresh_url)
+    if not target or target == url:
+        return None
+    return {"url": url, "status": status, "location": refresh_url, "via": "meta_refresh"}, refresh_url

@@ -43,9 +43,13 @@ def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> d
     for row in broken_backlinks:
         fresh = (suggestions or {}).get(row["url"])
         if fresh is not None:
-            row.update(suggested_target=fresh.suggested_target, confidence=fresh.confidence,
-                       suggestion_reason=fresh.reason, suggestion_is_home=int(fresh.is_home),
-                       suggestion_origin=fresh.origin)
+            row.update(
+                suggested_target=fresh.suggested_target,
+                confidence=fresh.confidence,
+                suggestion_reason=fresh.reason,
+                suggestion_is_home=int(fresh.is_home),
+                suggestion_origin=fresh.origin,
+            )
     lost = store.rows(
         f"""SELECT s.source_domain AS domain, count(*) AS links, group_concat(DISTINCT s.status) AS verdicts,
                    max(s.authority) AS best_authority, m.mark
@@ -57,26 +61,36 @@ def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> d
         row["verdicts"] = ", ".join(sorted(row["verdicts"].split(","), key=[v.value for v in Verdict].index))
     return {
         "runs": runs,
-        "hint": None if runs else "No crawl in this database yet: scrapy crawl site -a url=https://www.example.com/",
+        "hint": None
+        if runs
+        else "No crawl in this database yet: scrapy crawl site -a url=https://www.example.com/",
         "totals": {
             "broken_backlinks": one("SELECT count(*) AS n FROM broken_backlinks"),
             "broken_links": one("SELECT count(*) AS n FROM broken_links"),
             "pages": one("SELECT count(*) AS n FROM pages"),
-            "redirect_chains": one("SELECT count(*) AS n FROM redirect_chains WHERE hops >= 2 AND is_loop = 0"),
+            "redirect_chains": one(
+                "SELECT count(*) AS n FROM redirect_chains WHERE hops >= 2 AND is_loop = 0"
+            ),
             "redirect_loops": one("SELECT count(*) AS n FROM redirect_chains WHERE is_loop = 1"),
             "soft_404s": one("SELECT count(*) AS n FROM soft_404s"),
             "orphans": one("SELECT count(*) AS n FROM orphans"),
             "backlinks": one("SELECT count(*) AS n FROM backlink_status"),
         },
         "verdicts": _ordered(
-            counts("SELECT coalesce(status, 'unchecked') AS k, count(*) AS n FROM backlink_status GROUP BY 1"),
+            counts(
+                "SELECT coalesce(status, 'unchecked') AS k, count(*) AS n FROM backlink_status GROUP BY 1"
+            ),
             [v.value for v in Verdict],
         ),
         "triage": _ordered(
-            counts("SELECT triage AS k, count(*) AS n FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1"),
+            counts(
+                "SELECT triage AS k, count(*) AS n FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1"
+            ),
             list(TRIAGE_ORDER),
         ),
-        "site": _ordered(counts("SELECT outcome AS k, count(*) AS n FROM pages GROUP BY 1"), [s.value for s in Status]),
+        "site": _ordered(
+            counts("SELECT outcome AS k, count(*) AS n FROM pages GROUP BY 1"), [s.value for s in Status]
+        ),
         "broken_backlinks": broken_backlinks,
         "broken_links": store.rows(
             f"""SELECT url, status, count(DISTINCT source_url) AS pages, min(source_url) AS found_on,
@@ -112,9 +126,14 @@ def _number(value: Any) -> Any:
 
 
 _LABELS = {
-    "broken_backlinks": "broken backlink targets", "broken_links": "broken links (page, link)",
-    "pages": "pages", "redirect_chains": "redirect chains of 2+ hops", "redirect_loops": "URLs in redirect loops",
-    "soft_404s": "soft 404s", "orphans": "orphans", "backlinks": "backlinks",
+    "broken_backlinks": "broken backlink targets",
+    "broken_links": "broken links (page, link)",
+    "pages": "pages",
+    "redirect_chains": "redirect chains of 2+ hops",
+    "redirect_loops": "URLs in redirect loops",
+    "soft_404s": "soft 404s",
+    "orphans": "orphans",
+    "backlinks": "backlinks",
 }
 
 
@@ -132,23 +151,49 @@ def sections(data: dict[str, Any]) -> list[Section]:
         Section(
             "Broken backlinks (our dead pages that live links point to)",
             ["url", "status", "domains", "backlinks", "authority", "suggested target", "confidence"],
-            [[r["url"], r["status"], r["referring_domains"], r["backlinks"], _number(r["best_authority"]),
-              (r["suggested_target"] or "") + (" (home page)" if r["suggestion_is_home"] else ""),
-              f"{r['confidence']:.2f}" if r["suggested_target"] else ""] for r in data["broken_backlinks"]],
+            [
+                [
+                    r["url"],
+                    r["status"],
+                    r["referring_domains"],
+                    r["backlinks"],
+                    _number(r["best_authority"]),
+                    (r["suggested_target"] or "") + (" (home page)" if r["suggestion_is_home"] else ""),
+                    f"{r['confidence']:.2f}" if r["suggested_target"] else "",
+                ]
+                for r in data["broken_backlinks"]
+            ],
         ),
         Section(
-            "Broken links (site crawl)", ["url", "status", "pages", "found on", "anchor"],
-            [[r["url"], r["status"], r["pages"], r["found_on"], r["anchor_text"]] for r in data["broken_links"]],
+            "Broken links (site crawl)",
+            ["url", "status", "pages", "found on", "anchor"],
+            [
+                [r["url"], r["status"], r["pages"], r["found_on"], r["anchor_text"]]
+                for r in data["broken_links"]
+            ],
         ),
         Section(
-            "Redirect chains (2+ hops) and loops", ["url", "hops", "final status", "final url", "loop", "linked from"],
-            [[r["url"], r["hops"], r["final_status"], r["final_url"], "loop" if r["is_loop"] else "",
-              r["linked_from"]] for r in data["redirect_chains"]],
+            "Redirect chains (2+ hops) and loops",
+            ["url", "hops", "final status", "final url", "loop", "linked from"],
+            [
+                [
+                    r["url"],
+                    r["hops"],
+                    r["final_status"],
+                    r["final_url"],
+                    "loop" if r["is_loop"] else "",
+                    r["linked_from"],
+                ]
+                for r in data["redirect_chains"]
+            ],
         ),
         Section(
-            "Lost links by referring domain", ["domain", "links", "verdicts", "authority", "mark"],
-            [[r["domain"], r["links"], r["verdicts"], _number(r["best_authority"]), r["mark"]]
-             for r in data["lost_links_by_domain"]],
+            "Lost links by referring domain",
+            ["domain", "links", "verdicts", "authority", "mark"],
+            [
+                [r["domain"], r["links"], r["verdicts"], _number(r["best_authority"]), r["mark"]]
+                for r in data["lost_links_by_domain"]
+            ],
         ),
     ]
 
@@ -175,12 +220,18 @@ def render_text(data: dict[str, Any], database: str) -> str:
         cells = [[clean(c) for c in row] for row in [s.columns, *s.rows]]
         cells = [[c if len(c) <= 100 else c[:99] + "…" for c in row] for row in cells]
         widths = [max(len(row[i]) for row in cells) for i in range(len(s.columns))]
-        numeric = [all(isinstance(r[i], (int, float)) or r[i] in (None, "") for r in s.rows) for i in range(len(widths))]
+        numeric = [
+            all(isinstance(r[i], (int, float)) or r[i] in (None, "") for r in s.rows)
+            for i in range(len(widths))
+        ]
         for row in cells:
             line = "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric))
             out.append("  " + line.rstrip())
     if has_problems(data):
-        out += ["", "Next: linkrot suggest (review the targets), then linkrot redirects --format nginx|apache|netlify|csv"]
+        out += [
+            "",
+            "Next: linkrot suggest (review the targets), then linkrot redirects --format nginx|apache|netlify|csv",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -236,7 +287,11 @@ def render_html(data: dict[str, Any], database: str) -> str:
         if not s.rows:
             out.append(f"<p>{html.escape(s.empty)}</p>")
             continue
-        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in s.columns) + "</tr></thead><tbody>")
+        out.append(
+            "<table><thead><tr>"
+            + "".join(f"<th>{html.escape(c)}</th>" for c in s.columns)
+            + "</tr></thead><tbody>"
+        )
         out += ["<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in s.rows]
         out.append("</tbody></table>")
     out.append("</body></html>")
@@ -248,7 +303,10 @@ def render_json(data: dict[str, Any], database: str) -> str:
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
-    "text": render_text, "markdown": render_markdown, "html": render_html, "json": render_json,
+    "text": render_text,
+    "markdown": render_markdown,
+    "html": render_html,
+    "json": render_json,
 }
 
 

@@ -12,9 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import defer
-
 from scrapy.resolver import CachingThreadedResolver
+from twisted.internet import defer
 
 from .errors import ConfigError
 from .guard import POLICY
@@ -99,4 +98,3 @@ class MappingResolver(CachingThreadedResolver):
 def _checked(address: str, name: str) -> str:
     POLICY.check(name, address)
     return address
-

@@ -20,7 +20,9 @@ LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to
 LINKROT_RESOLVE = ""  # host mapping like curl --resolve: "*.example=127.0.0.1,shop.com=203.0.113.7"
 LINKROT_MAX_PAGES = 50_000  # stop scheduling pages of the site after this many (0: no limit)
 LINKROT_MAX_DEPTH = 30  # do not follow links deeper than this many clicks from the start (0: no limit)
-LINKROT_MAX_QUERY_VARIANTS = 1000  # query strings of one path followed at most: session ids, calendars, facets (0: no limit)
+LINKROT_MAX_QUERY_VARIANTS = (
+    1000  # query strings of one path followed at most: session ids, calendars, facets (0: no limit)
+)
 LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET when HEAD is refused)
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
 LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans
@@ -28,8 +30,12 @@ LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that m
 LINKROT_BATCH_SIZE = 500  # items per database transaction
 LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
 LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
-LINKROT_RESUME = True  # a run that did not finish (killed, Ctrl-C) is resumed by the next one with the same arguments
-LINKROT_REDIRECT_OVERRIDES = "data/redirect-overrides.csv"  # your redirect targets (from_url,to_url[,note]), beat suggestions
+LINKROT_RESUME = (
+    True  # a run that did not finish (killed, Ctrl-C) is resumed by the next one with the same arguments
+)
+LINKROT_REDIRECT_OVERRIDES = (
+    "data/redirect-overrides.csv"  # your redirect targets (from_url,to_url[,note]), beat suggestions
+)
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
 LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's /usr/lib/chromium/chromium or /usr/bin/chromium
@@ -45,10 +51,16 @@ LINKROT_RETRY_AFTER_MAX = 60.0  # a longer Retry-After is not waited for: the pa
 # -- monitoring over time
 LINKROT_CONFIRM_CHECKS = 2  # consecutive checks that must find a link gone before the loss is confirmed
 LINKROT_CONFIRM_HOURS = 0.0  # and at least this many hours after the first of them
-LINKROT_CONFIRM_RECHECK = False  # re-fetch a page at once, in the same run, when a link seems gone (counts as a check)
-LINKROT_BRANDS = ""  # brand names, comma separated (anchor mix, unlinked mentions); empty: the site's domain name
+LINKROT_CONFIRM_RECHECK = (
+    False  # re-fetch a page at once, in the same run, when a link seems gone (counts as a check)
+)
+LINKROT_BRANDS = (
+    ""  # brand names, comma separated (anchor mix, unlinked mentions); empty: the site's domain name
+)
 LINKROT_KEYWORDS = ""  # target keywords, comma separated: exact and partial match anchors
-LINKROT_ALERT_MIN_AUTHORITY = 50  # alert on changes of backlinks with at least this authority (unknown: only at 0)
+LINKROT_ALERT_MIN_AUTHORITY = (
+    50  # alert on changes of backlinks with at least this authority (unknown: only at 0)
+)
 LINKROT_ALERT_CHANGES = "lost"  # which changes alert: lost (confirmed losses), new, nofollow, recovered
 LINKROT_ALERT_STDOUT = True  # print alerts on standard output when a run ends
 LINKROT_ALERT_WEBHOOK = ""  # POST alerts as JSON ({"text": ...}, Slack-compatible) to this URL

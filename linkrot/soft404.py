@@ -54,7 +54,9 @@ class NotFoundTemplate:
     def from_page(
         cls, status: int | None, final_url: str | None, title: str | None, text: str, size: int = 0
     ) -> NotFoundTemplate:
-        return cls(status, final_url, (title or "").strip().lower(), len(_WORD.findall(text)), shingles(text), size)
+        return cls(
+            status, final_url, (title or "").strip().lower(), len(_WORD.findall(text)), shingles(text), size
+        )
 
     def may_match(self, size: int) -> bool:
         """A cheap pre-check on a page's size in bytes, before any text is extracted."""

@@ -463,8 +463,7 @@ _URL_COLUMNS = (
     "is_loop temp_redirect to_home soft_404 soft_404_reason similarity error fetched_at"
 ).split()
 _URL_SQL = (
-    f"INSERT OR REPLACE INTO urls ({', '.join(_URL_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_URL_COLUMNS))})"
+    f"INSERT OR REPLACE INTO urls ({', '.join(_URL_COLUMNS)}) VALUES ({', '.join('?' * len(_URL_COLUMNS))})"
 )
 _LINK_SQL = (
     "INSERT OR IGNORE INTO links (run_id, source_url, target_url, anchor_text, rel, nofollow, is_internal) "
@@ -546,7 +545,8 @@ class Store:
         Its rows are its checkpoint: what is in the database is done, everything else is redone.
         """
         row = self.conn.execute(
-            "SELECT id, state, args FROM runs WHERE spider = ? AND site IS ? ORDER BY id DESC LIMIT 1", (spider, site)
+            "SELECT id, state, args FROM runs WHERE spider = ? AND site IS ? ORDER BY id DESC LIMIT 1",
+            (spider, site),
         ).fetchone()
         if row is None or row[1] == "finished":
             return None
@@ -557,7 +557,8 @@ class Store:
     def resume_run(self, run_id: int) -> None:
         with self.conn:
             self.conn.execute(
-                "UPDATE runs SET state = 'running', finished_at = NULL, finish_reason = NULL WHERE id = ?", (run_id,)
+                "UPDATE runs SET state = 'running', finished_at = NULL, finish_reason = NULL WHERE id = ?",
+                (run_id,),
             )
 
     def done_urls(self, run_id: int) -> set[str]:
@@ -576,7 +577,9 @@ class Store:
         ).fetchall()
 
     def sitemap_entries(self, run_id: int) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT url, sitemap FROM sitemap_urls WHERE run_id = ?", (run_id,)).fetchall())
+        return dict(
+            self.conn.execute("SELECT url, sitemap FROM sitemap_urls WHERE run_id = ?", (run_id,)).fetchall()
+        )
 
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         state = "finished" if reason == "finished" else "interrupted"
@@ -595,11 +598,35 @@ class Store:
         for r in results:
             url_rows.append(
                 (
-                    run_id, r.url, int(r.is_internal), r.outcome, r.http_status, r.final_url,
-                    r.found_via, r.depth, r.method, r.content_type, r.size, r.elapsed_ms, r.title, r.h1,
-                    r.canonical_url, r.meta_robots, r.x_robots_tag, int(r.noindex), int(r.nofollow),
-                    json.dumps(r.chain) if r.chain else None, r.hops, r.is_loop, r.temp_redirect,
-                    r.to_home, int(r.soft_404), r.soft_404_reason, r.similarity, r.error, now,
+                    run_id,
+                    r.url,
+                    int(r.is_internal),
+                    r.outcome,
+                    r.http_status,
+                    r.final_url,
+                    r.found_via,
+                    r.depth,
+                    r.method,
+                    r.content_type,
+                    r.size,
+                    r.elapsed_ms,
+                    r.title,
+                    r.h1,
+                    r.canonical_url,
+                    r.meta_robots,
+                    r.x_robots_tag,
+                    int(r.noindex),
+                    int(r.nofollow),
+                    json.dumps(r.chain) if r.chain else None,
+                    r.hops,
+                    r.is_loop,
+                    r.temp_redirect,
+                    r.to_home,
+                    int(r.soft_404),
+                    r.soft_404_reason,
+                    r.similarity,
+                    r.error,
+                    now,
                 )
             )
             link_rows.extend(
@@ -614,11 +641,31 @@ class Store:
         now = utcnow()
         rows = [
             (
-                c.backlink_id, run_id, c.status, c.reason, c.outcome, c.http_status, c.final_url,
-                json.dumps(c.chain) if c.chain else None, len(c.chain), int(c.link_found), int(c.rendered),
-                c.linked_url, c.anchor_text, c.rel, int(c.nofollow), int(c.noindex), c.canonical_url,
-                int(c.target_changed), c.evidence, c.error, c.elapsed_ms, now,
-                c.anchor_class, int(c.mentions_site), int(c.rechecked),
+                c.backlink_id,
+                run_id,
+                c.status,
+                c.reason,
+                c.outcome,
+                c.http_status,
+                c.final_url,
+                json.dumps(c.chain) if c.chain else None,
+                len(c.chain),
+                int(c.link_found),
+                int(c.rendered),
+                c.linked_url,
+                c.anchor_text,
+                c.rel,
+                int(c.nofollow),
+                int(c.noindex),
+                c.canonical_url,
+                int(c.target_changed),
+                c.evidence,
+                c.error,
+                c.elapsed_ms,
+                now,
+                c.anchor_class,
+                int(c.mentions_site),
+                int(c.rechecked),
             )
             for c in checks
         ]
@@ -671,13 +718,16 @@ class Store:
     def finish_import(self, import_id: int, rows: int, new: int, skipped: int) -> None:
         with self.conn:
             self.conn.execute(
-                "UPDATE imports SET rows = ?, new = ?, skipped = ? WHERE id = ?", (rows, new, skipped, import_id)
+                "UPDATE imports SET rows = ?, new = ?, skipped = ? WHERE id = ?",
+                (rows, new, skipped, import_id),
             )
 
     def attach_imports(self, run_id: int, import_ids: list[int]) -> None:
         """Imports happen before the run row exists (a bad file stops the spider first); tie them to it."""
         with self.conn:
-            self.conn.executemany("UPDATE imports SET run_id = ? WHERE id = ?", ((run_id, i) for i in import_ids))
+            self.conn.executemany(
+                "UPDATE imports SET run_id = ? WHERE id = ?", ((run_id, i) for i in import_ids)
+            )
 
     def backlink_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM backlinks").fetchone()[0]
@@ -707,7 +757,7 @@ class Store:
                 SELECT source_url, first_id,
                        row_number() OVER (PARTITION BY source_host ORDER BY first_id) AS rn
                 FROM (SELECT source_url, source_host, min(id) AS first_id FROM backlinks
-                      WHERE {' AND '.join(where) or '1'} GROUP BY source_url)
+                      WHERE {" AND ".join(where) or "1"} GROUP BY source_url)
             )
         """
         with self.conn:
@@ -763,19 +813,37 @@ class Store:
         counts: dict[str, int] = {"noise": 0}
         for row in rows:
             backlink_id = row[0]
-            check = Check(row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], 2 if row[7] and not row[2] else 1)
+            check = Check(
+                row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], 2 if row[7] and not row[2] else 1
+            )
             before = State(
-                standing=None if row[8] is None else bool(row[8]), status=row[9],
-                nofollow=None if row[10] is None else bool(row[10]), anchor_text=row[11], linked_url=row[12],
-                pending_since=row[13], pending_checks=row[14] or 0, noise=row[15] or 0,
+                standing=None if row[8] is None else bool(row[8]),
+                status=row[9],
+                nofollow=None if row[10] is None else bool(row[10]),
+                anchor_text=row[11],
+                linked_url=row[12],
+                pending_since=row[13],
+                pending_checks=row[14] or 0,
+                noise=row[15] or 0,
             )
             outcome = transition(before, check, policy)
             counts["noise"] += outcome.noise
             after = outcome.state
-            states.append((
-                backlink_id, _int(after.standing), after.status, _int(after.nofollow), after.anchor_text,
-                after.linked_url, after.pending_since, after.pending_checks, after.noise, run_id, now,
-            ))
+            states.append(
+                (
+                    backlink_id,
+                    _int(after.standing),
+                    after.status,
+                    _int(after.nofollow),
+                    after.anchor_text,
+                    after.linked_url,
+                    after.pending_since,
+                    after.pending_checks,
+                    after.noise,
+                    run_id,
+                    now,
+                )
+            )
             for change in outcome.changes:
                 key = f"{change.change}/{change.action}" if change.change == "lost" else change.change
                 counts[key] = counts.get(key, 0) + 1
@@ -784,11 +852,19 @@ class Store:
                 elif change.action == "cancel":
                     cancels.append((backlink_id,))
                 else:
-                    inserts.append((
-                        backlink_id, run_id, change.change, change.previous_status, change.status,
-                        change.detected_at, int(change.confirmed), check.checked_at if change.confirmed else None,
-                        run_id if change.confirmed else None,
-                    ))
+                    inserts.append(
+                        (
+                            backlink_id,
+                            run_id,
+                            change.change,
+                            change.previous_status,
+                            change.status,
+                            change.detected_at,
+                            int(change.confirmed),
+                            check.checked_at if change.confirmed else None,
+                            run_id if change.confirmed else None,
+                        )
+                    )
         pending = "backlink_id = ? AND change = 'lost' AND confirmed = 0 AND cancelled = 0"
         with self.conn:
             self.conn.executemany(
@@ -819,7 +895,8 @@ class Store:
     def live_pages(self, host: str) -> list[dict[str, Any]]:
         """Pages of the latest site crawl of ``host`` a redirect may point to."""
         return [
-            r for r in self.rows("SELECT url, title, h1 FROM live_pages ORDER BY url")
+            r
+            for r in self.rows("SELECT url, title, h1 FROM live_pages ORDER BY url")
             if host_of(r["url"]) == host
         ]
 
@@ -829,7 +906,10 @@ class Store:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO redirect_suggestions "
                 "(url, suggested_target, confidence, reason, is_home, origin, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((s.url, s.suggested_target, s.confidence, s.reason, int(s.is_home), s.origin, now) for s in suggestions),
+                (
+                    (s.url, s.suggested_target, s.confidence, s.reason, int(s.is_home), s.origin, now)
+                    for s in suggestions
+                ),
             )
 
     def wayback_candidates(self, run_id: int) -> list[str]:

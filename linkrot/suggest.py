@@ -38,7 +38,11 @@ def tokens(text: str | None) -> set[str]:
     """Lower-cased word tokens without the words every URL or title has."""
     if not text:
         return set()
-    return {_stem(t) for t in _TOKEN.findall(unquote(text).lower()) if t not in _STOP and (len(t) > 1 or t.isdigit())}
+    return {
+        _stem(t)
+        for t in _TOKEN.findall(unquote(text).lower())
+        if t not in _STOP and (len(t) > 1 or t.isdigit())
+    }
 
 
 def _stem(token: str) -> str:
@@ -132,10 +136,15 @@ def suggest(dead_url: str, candidates: Iterable[Candidate]) -> Suggestion:
 
 def _home_or_nothing(dead_url: str, home: Candidate | None, why: str) -> Suggestion:
     if home is None:
-        return Suggestion(dead_url, None, 0.0, f"{why}; no live home page either: recreate the page or accept the loss")
+        return Suggestion(
+            dead_url, None, 0.0, f"{why}; no live home page either: recreate the page or accept the loss"
+        )
     return Suggestion(
-        dead_url, home.url, HOME_CONFIDENCE,
-        f"{why}; the home page is a last resort (a redirect there is treated as a soft 404)", is_home=True,
+        dead_url,
+        home.url,
+        HOME_CONFIDENCE,
+        f"{why}; the home page is a last resort (a redirect there is treated as a soft 404)",
+        is_home=True,
     )
 
 
@@ -159,8 +168,9 @@ def read_overrides(path: str | Path) -> dict[str, Suggestion]:
             if row["to_url"] and target is None:
                 raise ConfigError(f"{path} line {line}: to_url {row['to_url']!r} is not an http(s) URL")
             note = row.get("note") or ("your override" if target else "your override: no redirect")
-            overrides[source] = Suggestion(source, target, 1.0, note, is_home=bool(target and is_home(target)),
-                                           origin="override")
+            overrides[source] = Suggestion(
+                source, target, 1.0, note, is_home=bool(target and is_home(target)), origin="override"
+            )
     return overrides
 
 

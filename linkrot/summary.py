@@ -31,7 +31,11 @@ def site_summary(store: Store, site: str | None = None) -> str:
         )
         sections = [
             ("Broken links", "SELECT status, url, source_url AS found_on FROM broken_links", "status, url"),
-            ("Redirect chains", "SELECT hops, final_status, url, final_url FROM redirect_chains", "hops DESC, url"),
+            (
+                "Redirect chains",
+                "SELECT hops, final_status, url, final_url FROM redirect_chains",
+                "hops DESC, url",
+            ),
             ("Soft 404s", "SELECT url, reason FROM soft_404s", "url"),
             ("Orphans (in the sitemap, linked from nowhere)", "SELECT url FROM orphans", "url"),
         ]

@@ -35,7 +35,10 @@ class TrapGuard:
             segments = Counter(s for s in path.split("/") if s)
             segment, count = segments.most_common(1)[0] if segments else ("", 0)
             if count >= REPEATS:
-                return f"{url.split(segment, 1)[0]}{segment}/…", f"the segment {segment!r} repeats {count} times"
+                return (
+                    f"{url.split(segment, 1)[0]}{segment}/…",
+                    f"the segment {segment!r} repeats {count} times",
+                )
         return None
 
     def is_new(self, pattern: str, reason: str) -> bool:

@@ -48,10 +48,15 @@ def judge(
     """Decide the verdict of one backlink from what its referring page answered."""
     by_fetch = fetch_verdict(outcome, code)
     if by_fetch is not None and error and "not fetched:" in error:  # the address guard said no
-        return Judgement(by_fetch, error[error.index("not fetched:"):])
+        return Judgement(by_fetch, error[error.index("not fetched:") :])
     if by_fetch is not None:
         template = _FETCH_REASONS.get(outcome, "the page answers HTTP {code}")
-        if code is not None and outcome in (Status.CLIENT_ERROR, Status.NOT_FOUND, Status.SERVER_ERROR, Status.OK):
+        if code is not None and outcome in (
+            Status.CLIENT_ERROR,
+            Status.NOT_FOUND,
+            Status.SERVER_ERROR,
+            Status.OK,
+        ):
             template = "the page answers HTTP {code}"
         return Judgement(by_fetch, template.format(host=hostname_of(final_url or source_url), code=code))
     where = " (after rendering with Chromium)" if rendered else ""
@@ -64,9 +69,14 @@ def judge(
         return Judgement(Verdict.NOT_CANONICAL, f"the page's canonical URL is {canonical_url}; {link}")
     if match is None and truncated:
         # the parser gave up part-way: the link may be in what it could not read
-        return Judgement(Verdict.SERVER_ERROR, f"the page could not be read whole ({truncated}); the link was not in the part read")
+        return Judgement(
+            Verdict.SERVER_ERROR,
+            f"the page could not be read whole ({truncated}); the link was not in the part read",
+        )
     if match is None:
-        return Judgement(Verdict.LINK_REMOVED, f"no link to {target_url or 'the site'} or its site on the page{where}")
+        return Judgement(
+            Verdict.LINK_REMOVED, f"no link to {target_url or 'the site'} or its site on the page{where}"
+        )
     if match.nofollow:
         return Judgement(Verdict.NOFOLLOW, link)
     return Judgement(Verdict.LIVE, link)

@@ -49,7 +49,9 @@ def lookup(url: str, endpoint: str, timeout: float, user_agent: str) -> Snapshot
         return parse(url, json.loads(answer.read(1_000_000)))
 
 
-def enrich(urls: Iterable[str], endpoint: str, *, timeout: float, user_agent: str, limit: int) -> list[Snapshot]:
+def enrich(
+    urls: Iterable[str], endpoint: str, *, timeout: float, user_agent: str, limit: int
+) -> list[Snapshot]:
     found = []
     for url in list(dict.fromkeys(urls))[:limit]:
         try:

@@ -59,7 +59,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         if path == "/status":
             return self.send(int(query.get("n", 200)), b"status page\n", "text/plain", head)
         if path == "/redirect-to":
-            return self.send(int(query.get("n", 302)), b"", "text/plain", head, {"Location": query.get("goto", "/")})
+            return self.send(
+                int(query.get("n", 302)), b"", "text/plain", head, {"Location": query.get("goto", "/")}
+            )
         if path == "/delay":
             time.sleep(float(query.get("n", 1)))
             return self.send(200, b"<html><body>late</body></html>", "text/html", head)
@@ -73,8 +75,13 @@ class SiteHandler(BaseHTTPRequestHandler):
             return self.send(200, body.encode(), "text/html; charset=utf-8", head)
         if path == "/facets":  # faceted navigation: every filter combines with every other
             chosen = [f for f in query.get("f", "").split(",") if f]
-            links = "".join(f'<a href="/facets?f={",".join(sorted({*chosen, str(k)}))}">filter {k}</a> ' for k in range(40))
-            return self.send(200, f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8", head)
+            links = "".join(
+                f'<a href="/facets?f={",".join(sorted({*chosen, str(k)}))}">filter {k}</a> '
+                for k in range(40)
+            )
+            return self.send(
+                200, f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8", head
+            )
         if path == "/echo-host":
             return self.send(200, self.headers.get("Host", "").encode(), "text/plain", head)
         file = self.server.file_for(self.host(), path)
@@ -159,7 +166,9 @@ class SiteServer(ThreadingHTTPServer):
     def render(self, file: Path) -> bytes:
         data = file.read_bytes()
         if file.suffix in _TEXT_TYPES:
-            data = data.replace(b"{{port}}", str(self.port).encode()).replace(b"{{origin}}", self.origin.encode())
+            data = data.replace(b"{{port}}", str(self.port).encode()).replace(
+                b"{{origin}}", self.origin.encode()
+            )
         return data
 
     def not_found_page(self, host: str) -> bytes:

@@ -8,8 +8,8 @@ from typing import Any
 from scrapy import signals
 from twisted.internet import task
 
-from linkrot.items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from linkrot.afterrun import after_run, policy_from_settings
+from linkrot.items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from linkrot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -47,11 +47,15 @@ class StorePipeline:
         self.store = Store(self.path)
         args = getattr(spider, "run_args", {})
         site = getattr(spider, "site", None)
-        resumed = self.store.resumable_run(spider.name, site, args) if getattr(spider, "resume", False) else None
+        resumed = (
+            self.store.resumable_run(spider.name, site, args) if getattr(spider, "resume", False) else None
+        )
         if resumed is not None:
             self.store.resume_run(resumed)
             self.run_id = resumed
-            logger.info("linkrot: resuming run %d, which did not finish; what it stored is not fetched again", resumed)
+            logger.info(
+                "linkrot: resuming run %d, which did not finish; what it stored is not fetched again", resumed
+            )
         else:
             self.run_id = self.store.start_run(spider.name, site, args)
         spider.resumed = resumed is not None
@@ -98,8 +102,11 @@ class StorePipeline:
         self.flush()
         if self.store is not None and self.run_id is not None:
             stats = self.crawler.stats
-            views = ("backlink_status",) if self.crawler.spider.name == "backlinks" else (
-                "broken_links", "redirect_chains", "soft_404s", "orphans", "crawl_traps")
+            views = (
+                ("backlink_status",)
+                if self.crawler.spider.name == "backlinks"
+                else ("broken_links", "redirect_chains", "soft_404s", "orphans", "crawl_traps")
+            )
             for view in views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.run_id))
 
@@ -108,8 +115,14 @@ class StorePipeline:
             return
         if reason == "finished":
             # history, suggestions, alerts: once per run, when it is whole (an interrupted run is resumed first)
-            after_run(self.store, self.run_id, spider.name, self.crawler.settings, self.crawler.stats,
-                      getattr(spider, "site", None))
+            after_run(
+                self.store,
+                self.run_id,
+                spider.name,
+                self.crawler.settings,
+                self.crawler.stats,
+                getattr(spider, "site", None),
+            )
         self.store.finish_run(self.run_id, reason, self.crawler.stats.get_stats())
         self.store.close()
         self.store = None

@@ -21,13 +21,13 @@ from scrapy.http import Response, TextResponse
 from linkrot import anchors
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
-from linkrot.lock import RunLock
-from linkrot.config import as_bool, BacklinksConfig
-from linkrot.guard import POLICY
+from linkrot.config import BacklinksConfig, as_bool
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
+from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
+from linkrot.lock import RunLock
 from linkrot.matching import find_link
-from linkrot.redirects import next_step, summarize
+from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
 from linkrot.render import abort_request, find_chromium, launch_options, settle
 from linkrot.resolver import HostMap
 from linkrot.status import Status
@@ -50,24 +50,42 @@ class BacklinksSpider(Spider):
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
         # referring pages sit on many hosts: many requests in flight, few per host
-        settings.set("CONCURRENT_REQUESTS", settings.getint("LINKROT_BACKLINKS_CONCURRENCY"), priority="spider")
-        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", settings.getint("LINKROT_BACKLINKS_PER_HOST"), priority="spider")
-        settings.set("SCHEDULER_PRIORITY_QUEUE", "scrapy.pqueues.DownloaderAwarePriorityQueue", priority="spider")
+        settings.set(
+            "CONCURRENT_REQUESTS", settings.getint("LINKROT_BACKLINKS_CONCURRENCY"), priority="spider"
+        )
+        settings.set(
+            "CONCURRENT_REQUESTS_PER_DOMAIN", settings.getint("LINKROT_BACKLINKS_PER_HOST"), priority="spider"
+        )
+        settings.set(
+            "SCHEDULER_PRIORITY_QUEUE", "scrapy.pqueues.DownloaderAwarePriorityQueue", priority="spider"
+        )
         if str(settings.get("LINKROT_RENDER") or "auto").lower() == "never":
             return
         handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
-        options = launch_options(find_chromium(settings.get("LINKROT_CHROMIUM")), HostMap.parse(settings.get("LINKROT_RESOLVE")))
+        options = launch_options(
+            find_chromium(settings.get("LINKROT_CHROMIUM")), HostMap.parse(settings.get("LINKROT_RESOLVE"))
+        )
         settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
         settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
         settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, priority="spider")
-        settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("LINKROT_RENDER_PAGES"), priority="spider")
+        settings.set(
+            "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("LINKROT_RENDER_PAGES"), priority="spider"
+        )
         settings.set("PLAYWRIGHT_ABORT_REQUEST", abort_request, priority="spider")
-        settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", settings.getfloat("DOWNLOAD_TIMEOUT") * 1000, priority="spider")
+        settings.set(
+            "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT",
+            settings.getfloat("DOWNLOAD_TIMEOUT") * 1000,
+            priority="spider",
+        )
         # the browser's memory counts in MEMUSAGE_* (scrapy-playwright's extension adds Chromium's processes)
         extensions = dict(settings.getdict("EXTENSIONS"))
-        extensions.update({"scrapy.extensions.memusage.MemoryUsage": None,
-                           "scrapy_playwright.memusage.ScrapyPlaywrightMemoryUsageExtension": 0})
+        extensions.update(
+            {
+                "scrapy.extensions.memusage.MemoryUsage": None,
+                "scrapy_playwright.memusage.ScrapyPlaywrightMemoryUsageExtension": 0,
+            }
+        )
         settings.set("EXTENSIONS", extensions, priority="spider")
 
     @classmethod
@@ -158,8 +176,17 @@ class BacklinksSpider(Spider):
         slot = getattr(engine, "_slot", None)
         return len(slot.scheduler) if slot is not None and hasattr(slot.scheduler, "__len__") else 0
 
-    def fetch(self, url: str, *, kind: str, chain: list[dict], backlinks: Any = None, origin: str | None = None,
-              method: str = "GET", recheck: bool = False) -> Request:
+    def fetch(
+        self,
+        url: str,
+        *,
+        kind: str,
+        chain: list[dict],
+        backlinks: Any = None,
+        origin: str | None = None,
+        method: str = "GET",
+        recheck: bool = False,
+    ) -> Request:
         meta = {**_BASE_META, "linkrot_kind": kind, "linkrot_chain": chain, "linkrot_origin": origin or url}
         if recheck:
             meta["linkrot_recheck"] = True
@@ -167,8 +194,15 @@ class BacklinksSpider(Spider):
             meta["linkrot_backlinks"] = backlinks
         if kind == "target":
             meta["dont_obey_robotstxt"] = True  # our own URL: a status check, not crawling
-        return Request(url, method=method, callback=self.on_response, errback=self.on_error, meta=meta,
-                       dont_filter=True, priority=len(chain))
+        return Request(
+            url,
+            method=method,
+            callback=self.on_response,
+            errback=self.on_error,
+            meta=meta,
+            dont_filter=True,
+            priority=len(chain),
+        )
 
     # -- responses ------------------------------------------------------------------
 
@@ -176,20 +210,14 @@ class BacklinksSpider(Spider):
         meta = response.meta
         chain: list[dict] = meta["linkrot_chain"]
         code = response.status
-        location = response.headers.get(b"Location")
-        if 300 <= code < 400 and location:
-            raw = location.decode("latin-1")
-            yield from self.follow(response, [*chain, {"url": response.url, "status": code, "location": raw}], raw)
-            return
+        hop = location_hop(response.url, code, response.headers.get(b"Location"))
         page = None
-        if 200 <= code < 300 and isinstance(response, TextResponse):
+        if hop is None and 200 <= code < 300 and isinstance(response, TextResponse):
             page = parse_html(response.body, response.encoding)
-            if page.refresh_url:
-                target = absolute_url(response.url, page.refresh_url)
-                if target and target != response.url:
-                    hop = {"url": response.url, "status": code, "location": page.refresh_url, "via": "meta_refresh"}
-                    yield from self.follow(response, [*chain, hop], page.refresh_url)
-                    return
+            hop = refresh_hop(response.url, code, page.refresh_url)
+        if hop is not None:
+            yield from self.follow(response, [*chain, hop[0]], hop[1])
+            return
         outcome = st.from_http(code)
         if meta["linkrot_kind"] == "target":
             yield self.target_result(meta, chain, outcome, response.url, code)
@@ -207,8 +235,15 @@ class BacklinksSpider(Spider):
                 yield from self.checks(meta, chain, outcome, code=None, final_url=response.url)
             return
         method = "GET" if response.status == 303 else response.request.method
-        yield self.fetch(step.next_url, kind=meta["linkrot_kind"], chain=chain, backlinks=meta.get("linkrot_backlinks"),
-                         origin=meta["linkrot_origin"], method=method, recheck=bool(meta.get("linkrot_recheck")))
+        yield self.fetch(
+            step.next_url,
+            kind=meta["linkrot_kind"],
+            chain=chain,
+            backlinks=meta.get("linkrot_backlinks"),
+            origin=meta["linkrot_origin"],
+            method=method,
+            recheck=bool(meta.get("linkrot_recheck")),
+        )
 
     def on_error(self, failure: Any) -> Iterator[Any]:
         request = failure.request
@@ -222,36 +257,74 @@ class BacklinksSpider(Spider):
             # the browser failed: the static reading stands, with the reason noted
             logger.info("linkrot: rendering %s failed: %s", request.url, error)
             self.crawler.stats.inc_value("linkrot/render/failed")
-            yield from self.checks(meta, meta["linkrot_chain"], Status.OK, code=meta["linkrot_code"],
-                                   final_url=meta["linkrot_final"], page=meta["linkrot_static_page"],
-                                   headers=meta["linkrot_headers"], error=f"render failed: {error}")
+            yield from self.checks(
+                meta,
+                meta["linkrot_chain"],
+                Status.OK,
+                code=meta["linkrot_code"],
+                final_url=meta["linkrot_final"],
+                page=meta["linkrot_static_page"],
+                headers=meta["linkrot_headers"],
+                error=f"render failed: {error}",
+            )
             return
         if meta["linkrot_kind"] == "target":
             yield self.target_result(meta, meta["linkrot_chain"], outcome, request.url, None, error)
             return
-        yield from self.checks(meta, meta["linkrot_chain"], outcome, code=None, final_url=request.url, error=error)
+        yield from self.checks(
+            meta, meta["linkrot_chain"], outcome, code=None, final_url=request.url, error=error
+        )
 
     # -- our side of the link ----------------------------------------------------------
 
-    def target_result(self, meta: dict, chain: list[dict], outcome: Status, final_url: str, code: int | None,
-                      error: str | None = None) -> UrlResult:
+    def target_result(
+        self,
+        meta: dict,
+        chain: list[dict],
+        outcome: Status,
+        final_url: str,
+        code: int | None,
+        error: str | None = None,
+    ) -> UrlResult:
         origin = meta["linkrot_origin"]
         self.crawler.stats.inc_value(f"linkrot/target/{outcome.value}")
         return UrlResult(
-            url=origin, outcome=outcome.value, is_internal=True, http_status=code, final_url=final_url,
-            found_via="backlink", chain=chain, error=error, **summarize(origin, chain, final_url, outcome),
+            url=origin,
+            outcome=outcome.value,
+            is_internal=True,
+            http_status=code,
+            final_url=final_url,
+            found_via="backlink",
+            chain=chain,
+            error=error,
+            **summarize(origin, chain, final_url, outcome),
         )
 
     # -- the referring page --------------------------------------------------------------
 
-    def judge_page(self, meta: dict, chain: list[dict], outcome: Status, response: Response,
-                   page: Page | None) -> Iterator[Any]:
-        headers = {"x_robots_tag": ", ".join(v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag"))}
-        if outcome is Status.OK and page is not None and self.needs_render(meta["linkrot_backlinks"], response.url, page):
+    def judge_page(
+        self, meta: dict, chain: list[dict], outcome: Status, response: Response, page: Page | None
+    ) -> Iterator[Any]:
+        headers = {
+            "x_robots_tag": ", ".join(v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag"))
+        }
+        if (
+            outcome is Status.OK
+            and page is not None
+            and self.needs_render(meta["linkrot_backlinks"], response.url, page)
+        ):
             yield self.render_request(meta, chain, response, page, headers)
             return
-        yield from self.checks(meta, chain, outcome, code=response.status, final_url=response.url, page=page,
-                               headers=headers, latency=response.meta.get("download_latency"))
+        yield from self.checks(
+            meta,
+            chain,
+            outcome,
+            code=response.status,
+            final_url=response.url,
+            page=page,
+            headers=headers,
+            latency=response.meta.get("download_latency"),
+        )
 
     def needs_render(self, backlinks: list, url: str, page: Page) -> bool:
         mode = self.config.render
@@ -267,7 +340,9 @@ class BacklinksSpider(Spider):
             for _, target, any_target, _ in backlinks
         )
 
-    def render_request(self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict) -> Request:
+    def render_request(
+        self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict
+    ) -> Request:
         from scrapy_playwright.page import PageMethod
 
         self.crawler.stats.inc_value("linkrot/render/requested")
@@ -285,20 +360,44 @@ class BacklinksSpider(Spider):
         }
         for key in ("download_latency", "download_slot", "download_timeout", "depth", "retry_times"):
             render_meta.pop(key, None)
-        return Request(response.url, callback=self.on_rendered, errback=self.on_error, meta=render_meta,
-                       dont_filter=True, priority=10)
+        return Request(
+            response.url,
+            callback=self.on_rendered,
+            errback=self.on_error,
+            meta=render_meta,
+            dont_filter=True,
+            priority=10,
+        )
 
     def on_rendered(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         self.crawler.stats.inc_value("linkrot/render/done")
         page = parse_html(response.body, response.encoding) if isinstance(response, TextResponse) else Page()
-        yield from self.checks(meta, meta["linkrot_chain"], Status.OK, code=meta["linkrot_code"],
-                               final_url=meta["linkrot_final"], page=page,
-                               headers=meta["linkrot_headers"], rendered=True)
+        yield from self.checks(
+            meta,
+            meta["linkrot_chain"],
+            Status.OK,
+            code=meta["linkrot_code"],
+            final_url=meta["linkrot_final"],
+            page=page,
+            headers=meta["linkrot_headers"],
+            rendered=True,
+        )
 
-    def checks(self, meta: dict, chain: list[dict], outcome: Status, *, code: int | None, final_url: str | None,
-               page: Page | None = None, headers: dict | None = None, rendered: bool = False,
-               error: str | None = None, latency: float | None = None) -> Iterator[BacklinkCheck]:
+    def checks(
+        self,
+        meta: dict,
+        chain: list[dict],
+        outcome: Status,
+        *,
+        code: int | None,
+        final_url: str | None,
+        page: Page | None = None,
+        headers: dict | None = None,
+        rendered: bool = False,
+        error: str | None = None,
+        latency: float | None = None,
+    ) -> Iterator[BacklinkCheck]:
         """One check per backlink of the page, from what the page (static or rendered) holds."""
         source = meta["linkrot_origin"]
         x_robots = (headers or {}).get("x_robots_tag") or None
@@ -318,17 +417,39 @@ class BacklinksSpider(Spider):
         for backlink_id, target, any_target, standing in meta["linkrot_backlinks"]:
             match = None
             if page is not None and outcome is Status.OK:
-                match = find_link(page, final_url or source, target, any_url_of_site=bool(any_target),
-                                  page_nofollow=nofollow)
-            verdict = judge(source_url=source, final_url=final_url, outcome=outcome, code=code, noindex=noindex,
-                            noindex_via=noindex_via, canonical_url=canonical, match=match, rendered=rendered,
-                            target_url=target, error=error, truncated=page.truncated if page is not None else None)
-            if (self.recheck and not rechecked and match is None and not verdict.verdict.is_transient
-                    and standing != 0):
+                match = find_link(
+                    page,
+                    final_url or source,
+                    target,
+                    any_url_of_site=bool(any_target),
+                    page_nofollow=nofollow,
+                )
+            verdict = judge(
+                source_url=source,
+                final_url=final_url,
+                outcome=outcome,
+                code=code,
+                noindex=noindex,
+                noindex_via=noindex_via,
+                canonical_url=canonical,
+                match=match,
+                rendered=rendered,
+                target_url=target,
+                error=error,
+                truncated=page.truncated if page is not None else None,
+            )
+            if (
+                self.recheck
+                and not rechecked
+                and match is None
+                and not verdict.verdict.is_transient
+                and standing != 0
+            ):
                 # a removal that would open a pending loss: ask once more, now, before believing it
                 self.crawler.stats.inc_value("linkrot/recheck/requested")
-                yield self.fetch(source, kind="page", chain=[], backlinks=meta["linkrot_backlinks"],
-                                 recheck=True)
+                yield self.fetch(
+                    source, kind="page", chain=[], backlinks=meta["linkrot_backlinks"], recheck=True
+                )
                 return
             mentions = False
             if match is None and page is not None and outcome is Status.OK:
@@ -340,14 +461,28 @@ class BacklinksSpider(Spider):
             if mentions:
                 self.crawler.stats.inc_value("linkrot/backlink/unlinked_mentions")
             yield BacklinkCheck(
-                backlink_id=backlink_id, status=verdict.verdict.value, reason=verdict.reason, outcome=outcome.value,
-                http_status=code, final_url=final_url, chain=chain, link_found=match is not None, rendered=rendered,
-                linked_url=match.linked_url if match else None, anchor_text=match.anchor_text if match else None,
-                rel=match.rel if match else None, nofollow=bool(match and match.nofollow), noindex=noindex,
-                canonical_url=canonical, target_changed=bool(match and match.target_changed),
-                evidence=match.evidence if match else None, error=error,
+                backlink_id=backlink_id,
+                status=verdict.verdict.value,
+                reason=verdict.reason,
+                outcome=outcome.value,
+                http_status=code,
+                final_url=final_url,
+                chain=chain,
+                link_found=match is not None,
+                rendered=rendered,
+                linked_url=match.linked_url if match else None,
+                anchor_text=match.anchor_text if match else None,
+                rel=match.rel if match else None,
+                nofollow=bool(match and match.nofollow),
+                noindex=noindex,
+                canonical_url=canonical,
+                target_changed=bool(match and match.target_changed),
+                evidence=match.evidence if match else None,
+                error=error,
                 elapsed_ms=int(latency * 1000) if latency is not None else None,
-                anchor_class=anchors.classify(match.anchor_text, self.anchor_rules(target)) if match else None,
-                mentions_site=mentions, rechecked=rechecked,
+                anchor_class=anchors.classify(match.anchor_text, self.anchor_rules(target))
+                if match
+                else None,
+                mentions_site=mentions,
+                rechecked=rechecked,
             )
-

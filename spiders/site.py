@@ -20,15 +20,15 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from linkrot import status as st
-from linkrot.lock import RunLock
-from linkrot.config import as_bool, SiteConfig
+from linkrot.config import SiteConfig, as_bool
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.items import Link, SitemapEntry, TrapEntry, UrlResult
-from linkrot.redirects import next_step, summarize
-from linkrot.store import Store
-from linkrot.traps import TrapGuard
+from linkrot.lock import RunLock
+from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
 from linkrot.soft404 import NotFoundTemplate, classify, probe_path
 from linkrot.status import REDIRECT_CODES, Status
+from linkrot.store import Store
+from linkrot.traps import TrapGuard
 from linkrot.urls import Scope, absolute_url
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,9 @@ class SiteSpider(Spider):
         finally:
             store.close()
         self.pages_scheduled = sum(1 for url in self.seen if self.scope.is_internal(url))
-        logger.info("linkrot: %d URLs already done, %d links found and not fetched yet", len(self.seen), len(pending))
+        logger.info(
+            "linkrot: %d URLs already done, %d links found and not fetched yet", len(self.seen), len(pending)
+        )
         self.crawler.stats.set_value("linkrot/resume/done", len(self.seen))
         if self.config.start_url not in self.seen:
             self.seen.add(self.config.start_url)
@@ -116,7 +118,9 @@ class SiteSpider(Spider):
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 - any failure only means "no template"
-                logger.warning("linkrot: probe of %s failed (%s); soft-404 detection uses phrases only", url, exc)
+                logger.warning(
+                    "linkrot: probe of %s failed (%s); soft-404 detection uses phrases only", url, exc
+                )
                 return None
             location = response.headers.get(b"Location")
             if response.status not in REDIRECT_CODES or not location:
@@ -130,7 +134,10 @@ class SiteSpider(Spider):
         )
         self.crawler.stats.set_value("linkrot/probe/status", response.status)
         logger.info(
-            "linkrot: a missing page answers %s at %s (%d words)", response.status, response.url, template.words
+            "linkrot: a missing page answers %s at %s (%d words)",
+            response.status,
+            response.url,
+            template.words,
         )
         return template
 
@@ -194,20 +201,19 @@ class SiteSpider(Spider):
         meta = response.meta
         chain: list[dict] = meta["linkrot_chain"]
         code = response.status
-        location = response.headers.get(b"Location")
-        if 300 <= code < 400 and location:
-            raw = location.decode("latin-1")
-            yield from self.follow(response, [*chain, {"url": response.url, "status": code, "location": raw}], raw)
+        hop = location_hop(response.url, code, response.headers.get(b"Location"))
+        if hop is not None:
+            yield from self.follow(response, [*chain, hop[0]], hop[1])
             return
-        if (
-            meta["linkrot_kind"] == "external"
-            and response.request.method == "HEAD"
-            and code >= 400
-        ):
+        if meta["linkrot_kind"] == "external" and response.request.method == "HEAD" and code >= 400:
             # HEAD refused or mishandled: ask again with GET (the body is not read)
             yield self.url_request(
-                response.url, depth=meta["linkrot_depth"], via=meta["linkrot_via"],
-                origin=meta["linkrot_origin"], chain=chain, method="GET",
+                response.url,
+                depth=meta["linkrot_depth"],
+                via=meta["linkrot_via"],
+                origin=meta["linkrot_origin"],
+                chain=chain,
+                method="GET",
             )
             return
         if chain and meta["linkrot_via"] == "start" and not self.scope.is_internal(response.url):
@@ -218,34 +224,46 @@ class SiteSpider(Spider):
         internal = self.scope.is_internal(response.url)
         if internal and 200 <= code < 300 and isinstance(response, HtmlResponse):
             page = parse_html(response.body, response.encoding)
-            if page.refresh_url:
-                target = absolute_url(response.url, page.refresh_url)
-                if target and target != response.url:
-                    hop = {"url": response.url, "status": code, "location": page.refresh_url, "via": "meta_refresh"}
-                    yield from self.follow(response, [*chain, hop], page.refresh_url)
-                    return
+            refresh = refresh_hop(response.url, code, page.refresh_url)
+            if refresh is not None:
+                yield from self.follow(response, [*chain, refresh[0]], refresh[1])
+                return
         yield from self.finish(meta, chain, st.from_http(code), response=response, page=page)
 
     def follow(self, response: Response, chain: list[dict], location: str) -> Iterator[Any]:
         meta = response.meta
         step = next_step(chain, response.url, location, self.config.max_hops)
         if step.next_url is None:
-            yield from self.finish(meta, chain, step.outcome or Status.INVALID_RESPONSE, final_url=response.url)
+            yield from self.finish(
+                meta, chain, step.outcome or Status.INVALID_RESPONSE, final_url=response.url
+            )
             return
         method = "GET" if response.status == 303 else response.request.method
         yield self.url_request(
-            step.next_url, depth=meta["linkrot_depth"], via=meta["linkrot_via"],
-            origin=meta["linkrot_origin"], chain=chain, method=method,
+            step.next_url,
+            depth=meta["linkrot_depth"],
+            via=meta["linkrot_via"],
+            origin=meta["linkrot_origin"],
+            chain=chain,
+            method=method,
         )
 
     def on_error(self, failure: Any) -> Iterator[Any]:
         request = failure.request
         outcome = st.from_failure(failure)
         meta = request.meta
-        if meta["linkrot_kind"] == "external" and request.method == "HEAD" and outcome is Status.CONNECTION_ERROR:
+        if (
+            meta["linkrot_kind"] == "external"
+            and request.method == "HEAD"
+            and outcome is Status.CONNECTION_ERROR
+        ):
             yield self.url_request(
-                request.url, depth=meta["linkrot_depth"], via=meta["linkrot_via"],
-                origin=meta["linkrot_origin"], chain=meta["linkrot_chain"], method="GET",
+                request.url,
+                depth=meta["linkrot_depth"],
+                via=meta["linkrot_via"],
+                origin=meta["linkrot_origin"],
+                chain=meta["linkrot_chain"],
+                method="GET",
             )
             return
         error = f"{type(failure.value).__name__}: {failure.value}"[:500]
@@ -282,9 +300,13 @@ class SiteSpider(Spider):
                 self.seen.add(url)
             yield self.record(
                 UrlResult(
-                    url=url, is_internal=self.scope.is_internal(url), depth=depth,
+                    url=url,
+                    is_internal=self.scope.is_internal(url),
+                    depth=depth,
                     found_via=meta["linkrot_via"] if i == 0 else "redirect",
-                    chain=chain[i:], **summarize(url, chain[i:], final_url, outcome), **common,
+                    chain=chain[i:],
+                    **summarize(url, chain[i:], final_url, outcome),
+                    **common,
                 )
             )
         if chain and (final_url in self.seen or not self.scope.is_internal(final_url or "")):
@@ -292,8 +314,11 @@ class SiteSpider(Spider):
         url = final_url if chain else origin
         self.seen.add(url)
         result = UrlResult(
-            url=url, is_internal=self.scope.is_internal(url), depth=depth,
-            found_via=meta["linkrot_via"] if not chain else "redirect", **common,
+            url=url,
+            is_internal=self.scope.is_internal(url),
+            depth=depth,
+            found_via=meta["linkrot_via"] if not chain else "redirect",
+            **common,
         )
         if response is not None:
             self.describe(result, response, page, depth)
@@ -312,8 +337,10 @@ class SiteSpider(Spider):
         result.method = response.request.method
         result.content_type = (headers.get(b"Content-Type") or b"").decode("latin-1") or None
         length = headers.get(b"Content-Length")
-        result.size = len(response.body) if "download_stopped" not in response.flags else (
-            int(length) if length and length.isdigit() else None
+        result.size = (
+            len(response.body)
+            if "download_stopped" not in response.flags
+            else (int(length) if length and length.isdigit() else None)
         )
         latency = response.meta.get("download_latency")
         result.elapsed_ms = int(latency * 1000) if latency is not None else None
@@ -364,8 +391,11 @@ class SiteSpider(Spider):
             return self.url_request(link.target_url, depth=child_depth, via="link")
         if cfg.max_depth and child_depth is not None and child_depth > cfg.max_depth:
             self.crawler.stats.inc_value("linkrot/limit/max_depth")
-            self.report_trap(link.target_url.split("?")[0] + ("?…" if "?" in link.target_url else ""),
-                             f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start", link.target_url)
+            self.report_trap(
+                link.target_url.split("?")[0] + ("?…" if "?" in link.target_url else ""),
+                f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start",
+                link.target_url,
+            )
             return None
         if cfg.max_pages and self.pages_scheduled >= cfg.max_pages:
             self.crawler.stats.inc_value("linkrot/limit/max_pages")

@@ -54,13 +54,27 @@ class Crawl:
 def run_scrapy(args: list[str], *, cwd: Path = ROOT, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
     return subprocess.run(
-        [sys.executable, "-m", "scrapy", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def crawl(db_path: Path, url: str, *args: str, spider: str = "site", **settings: Any) -> Crawl:
     """Run ``scrapy crawl`` in a subprocess (a Twisted reactor cannot restart) and open its database."""
-    command = ["crawl", spider, "-a", f"url={url}", "-s", f"LINKROT_DB={db_path}", "-s", "LINKROT_PROGRESS_INTERVAL=0"]
+    command = [
+        "crawl",
+        spider,
+        "-a",
+        f"url={url}",
+        "-s",
+        f"LINKROT_DB={db_path}",
+        "-s",
+        "LINKROT_PROGRESS_INTERVAL=0",
+    ]
     for arg in args:
         command += ["-a", arg]
     for name, value in settings.items():

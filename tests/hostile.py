@@ -64,7 +64,9 @@ class Hostile(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/html")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(link), link))  # even the link is there: too large is too large
+        self.wfile.write(
+            b"%x\r\n%s\r\n" % (len(link), link)
+        )  # even the link is there: too large is too large
         for _ in range(500 * 1024 * 1024 // len(CHUNK)):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
         self.wfile.write(b"0\r\n\r\n")
@@ -110,14 +112,18 @@ class Hostile(BaseHTTPRequestHandler):
 
     def route_nested(self, link: bytes) -> None:
         depth = 200_000
-        self.plain(200, b"<html><body>" + link + b"<div>" * depth + b"deep" + b"</div>" * depth + b"</body></html>")
+        self.plain(
+            200, b"<html><body>" + link + b"<div>" * depth + b"deep" + b"</div>" * depth + b"</body></html>"
+        )
 
     def route_nested_link(self, link: bytes) -> None:
         depth = 200_000
         self.plain(200, b"<html><body>" + b"<div>" * depth + link + b"</div>" * depth + b"</body></html>")
 
     def route_bad_utf8(self, link: bytes) -> None:
-        body = b'<html><head><meta charset="utf-8"></head><body>\xff\xfe\xc3\x28 broken \xe2\x82 bytes ' + link
+        body = (
+            b'<html><head><meta charset="utf-8"></head><body>\xff\xfe\xc3\x28 broken \xe2\x82 bytes ' + link
+        )
         self.plain(200, body + b"\xed\xa0\x80</body></html>")
 
 

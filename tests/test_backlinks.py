@@ -5,33 +5,57 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import check_backlinks, crawl, run_scrapy
 
 # (referring page, target path on www.ours.test, verdict, columns of backlink_status that must hold)
 CASES = [
-    ("live.test/post.html", "/product.html", "live", {"anchor_text": "Acme widgets", "rel": "", "rendered": 0}),
+    (
+        "live.test/post.html",
+        "/product.html",
+        "live",
+        {"anchor_text": "Acme widgets", "rel": "", "rendered": 0},
+    ),
     ("live.test/variants.html", "/product.html", "live", {"target_changed": 0}),  # case, slash, fragment
     ("live.test/image.html", "/product.html", "live", {"anchor_text": "Acme logo"}),  # an image link's alt
     ("nofollow.test/rel.html", "/product.html", "nofollow", {"rel": "nofollow"}),
     ("nofollow.test/sponsored.html", "/product.html", "nofollow", {"rel": "sponsored noopener"}),
     ("nofollow.test/page-level.html", "/product.html", "nofollow", {"rel": "", "link_found": 1}),
-    ("removed.test/post.html", "/product.html", "link_removed", {"link_found": 0, "rendered": 0}),  # no scripts
+    (
+        "removed.test/post.html",
+        "/product.html",
+        "link_removed",
+        {"link_found": 0, "rendered": 0},
+    ),  # no scripts
     ("removed.test/script-text.html", "/product.html", "link_removed", {"link_found": 0, "rendered": 1}),
     ("base.test/dir/page.html", "/product.html", "live", {}),
     ("base.test/protocol.html", "/product.html", "live", {}),
-    ("changed.test/post.html", "/product.html", "live", {"target_changed": 1, "linked_url": "{O}/other.html"}),
+    (
+        "changed.test/post.html",
+        "/product.html",
+        "live",
+        {"target_changed": 1, "linked_url": "{O}/other.html"},
+    ),
     ("changed.test/bare.html", "/product.html", "live", {"target_changed": 1}),  # ours.test without www
     ("noindex.test/meta.html", "/product.html", "noindex", {"noindex": 1, "link_found": 1}),
     ("noindex.test/header.html", "/product.html", "noindex", {"noindex": 1}),
-    ("canonical.test/post.html", "/product.html", "not_canonical", {"canonical_url": "http://canonical.test:{port}/elsewhere.html"}),
+    (
+        "canonical.test/post.html",
+        "/product.html",
+        "not_canonical",
+        {"canonical_url": "http://canonical.test:{port}/elsewhere.html"},
+    ),
     ("canonical.test/self/", "/product.html", "live", {}),  # a canonical to itself, without the slash
     ("moved.test/old", "/product.html", "redirected", {"link_found": 1, "http_status": 200}),
     ("moved.test/slash", "/product.html", "live", {}),  # /x -> /x/ is followed transparently
     ("notfound.test/gone.html", "/product.html", "not_found", {"http_status": 404}),
     ("notfound.test/dead", "/product.html", "not_found", {"http_status": 410}),
     ("notfound.test/loop", "/product.html", "not_found", {"outcome": "redirect_loop"}),
-    ("blocked.test/private/page.html", "/product.html", "blocked", {"outcome": "blocked", "http_status": None}),
+    (
+        "blocked.test/private/page.html",
+        "/product.html",
+        "blocked",
+        {"outcome": "blocked", "http_status": None},
+    ),
     ("blocked.test/forbidden", "/product.html", "blocked", {"http_status": 403}),
     ("blocked.test/auth", "/product.html", "blocked", {"http_status": 401}),
     ("blocked.test/legal", "/product.html", "blocked", {"http_status": 451}),
@@ -50,8 +74,12 @@ CASES = [
     ("charset.test/after-html.html", "/product.html", "live", {"anchor_text": "after the end"}),
     # our side of the link
     ("live.test/post.html", "/gone.html", "live", {"target_status": 404, "target_hops": 0}),
-    ("live.test/post.html", "/old-page", "live", {"target_status": 200, "target_hops": 1,
-                                                   "target_final_url": "{O}/product.html"}),
+    (
+        "live.test/post.html",
+        "/old-page",
+        "live",
+        {"target_status": 200, "target_hops": 1, "target_final_url": "{O}/product.html"},
+    ),
     ("live.test/post.html", "/loop-a", "live", {"target_status": "redirect_loop", "target_loop": 1}),
     ("live.test/post.html", "/product-2019.html", "live", {"target_status": 404}),
 ]
@@ -75,8 +103,11 @@ def checked(backlinks_web, tmp_path_factory):
     # a crawl of our own site first: redirect suggestions come from its live pages
     crawl(tmp / "linkrot.db", f"http://www.ours.test:{port}/", LINKROT_RESOLVE="*.test=127.0.0.1")
     return check_backlinks(
-        tmp / "linkrot.db", f"file={export}",
-        LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=3, LINKROT_RETRY_AFTER_TIMES=1,
+        tmp / "linkrot.db",
+        f"file={export}",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        DOWNLOAD_TIMEOUT=3,
+        LINKROT_RETRY_AFTER_TIMES=1,
     )
 
 
@@ -103,16 +134,21 @@ def test_every_imported_backlink_has_one_check(checked):
 
 
 def test_only_pages_that_need_it_are_rendered(checked):
-    rendered = {r["source_url"].split("/")[2].split(":")[0] + "/" + r["source_url"].split("/", 3)[3]
-                for r in checked.rows("backlink_status", rendered=1)}
+    rendered = {
+        r["source_url"].split("/")[2].split(":")[0] + "/" + r["source_url"].split("/", 3)[3]
+        for r in checked.rows("backlink_status", rendered=1)
+    }
     assert rendered == {"js.test/inserted.html", "js.test/later.html", "removed.test/script-text.html"}
     assert checked.stats["linkrot/render/done"] == 3
 
 
 def test_evidence_shows_the_html_around_the_link(checked, backlinks_web):
     port = backlinks_web.port
-    row = checked.one("backlink_status", source_url=f"http://live.test:{port}/post.html",
-                      target_url=f"http://www.ours.test:{port}/product.html")
+    row = checked.one(
+        "backlink_status",
+        source_url=f"http://live.test:{port}/post.html",
+        target_url=f"http://www.ours.test:{port}/product.html",
+    )
     assert row["evidence"].startswith("We love <a href=")
     assert row["evidence"].endswith("</a> a lot, and")
 
@@ -122,7 +158,11 @@ def test_redirect_chain_of_the_referring_page_is_kept(checked, backlinks_web):
     row = checked.one("backlink_status", source_url=f"http://moved.test:{port}/old")
     assert row["final_url"] == f"http://moved.test:{port}/new-home.html"
     assert json.loads(row["chain"]) == [
-        {"url": f"http://moved.test:{port}/old", "status": 301, "location": f"http://moved.test:{port}/new-home.html"}
+        {
+            "url": f"http://moved.test:{port}/old",
+            "status": 301,
+            "location": f"http://moved.test:{port}/new-home.html",
+        }
     ]
 
 
@@ -139,12 +179,15 @@ def test_gsc_export_checks_for_any_link_to_the_site(backlinks_web, tmp_path):
     export.write_text(
         "Linking page,Last crawled\n"
         f"http://changed.test:{port}/post.html,2026-09-28\n"
-        f"http://removed.test:{port}/post.html,\"Sep 28, 2026\"\n"
+        f'http://removed.test:{port}/post.html,"Sep 28, 2026"\n'
         f"http://www.ours.test:{port}/other.html,2026-09-28\n"
     )
     result = check_backlinks(
-        tmp_path / "x.db", f"file={export}", f"site=http://www.ours.test:{port}/",
-        LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never",
+        tmp_path / "x.db",
+        f"file={export}",
+        f"site=http://www.ours.test:{port}/",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        LINKROT_RENDER="never",
     )
     rows = {r["source_url"]: r for r in result.rows("backlink_status")}
     assert len(rows) == 2  # the row from our own site is not a backlink
@@ -173,10 +216,16 @@ def test_a_file_with_no_usable_row_names_the_file(tmp_path):
 def test_a_long_list_streams_through_a_small_scheduler(backlinks_web, tmp_path):
     port = backlinks_web.port
     export = tmp_path / "many.csv"
-    rows = [f"http://h{i % 100}.test:{port}/page-{i}.html,http://www.ours.test:{port}/product.html" for i in range(3000)]
+    rows = [
+        f"http://h{i % 100}.test:{port}/page-{i}.html,http://www.ours.test:{port}/product.html"
+        for i in range(3000)
+    ]
     export.write_text("source_url,target_url\n" + "\n".join(rows) + "\n")
     result = check_backlinks(
-        tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never",
+        tmp_path / "x.db",
+        f"file={export}",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        LINKROT_RENDER="never",
         LINKROT_BACKLINKS_CONCURRENCY=16,
     )
     assert result.stats["linkrot/backlinks/queued"] == 3000
@@ -193,7 +242,9 @@ def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
     from linkrot.store import Store
 
     store = Store(tmp_path / "x.db")
-    files = [str(samples / name) for name in ("ahrefs-backlinks.csv", "semrush-backlinks.csv", "majestic.csv")]
+    files = [
+        str(samples / name) for name in ("ahrefs-backlinks.csv", "semrush-backlinks.csv", "majestic.csv")
+    ]
     ids, counts = import_files(store, files, site=None)
     formats = [r["format"] for r in store.rows("SELECT format FROM imports ORDER BY id")]
     assert formats == ["ahrefs", "semrush", "majestic"]
@@ -221,10 +272,15 @@ def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
 )
 def test_triage_buckets(checked, backlinks_web, case, target, bucket):
     port = backlinks_web.port
-    row = checked.one("backlink_status", source_url=source(case, port), target_url=f"http://www.ours.test:{port}{target}")
+    row = checked.one(
+        "backlink_status", source_url=source(case, port), target_url=f"http://www.ours.test:{port}{target}"
+    )
     assert row["triage"] == bucket
     if bucket != "ok":
-        assert checked.one("triage", source_url=row["source_url"], target_url=row["target_url"])["triage"] == bucket
+        assert (
+            checked.one("triage", source_url=row["source_url"], target_url=row["target_url"])["triage"]
+            == bucket
+        )
 
 
 def test_broken_backlinks_ranked_with_a_relevant_redirect_target(checked, backlinks_web):
@@ -232,9 +288,18 @@ def test_broken_backlinks_ranked_with_a_relevant_redirect_target(checked, backli
     rows = {r["url"]: r for r in checked.rows("broken_backlinks")}
     assert set(rows) == {origin + "/gone.html", origin + "/product-2019.html", origin + "/loop-a"}
     year = rows[origin + "/product-2019.html"]
-    assert (year["status"], year["referring_domains"], year["backlinks"], year["followed_backlinks"]) == (404, 1, 1, 1)
+    assert (year["status"], year["referring_domains"], year["backlinks"], year["followed_backlinks"]) == (
+        404,
+        1,
+        1,
+        1,
+    )
     assert year["suggested_target"] == origin + "/product.html" and year["suggestion_is_home"] == 0
     assert year["confidence"] >= 0.25 and "product" in year["suggestion_reason"]
     gone = rows[origin + "/gone.html"]
-    assert gone["suggested_target"] == origin + "/" and gone["suggestion_is_home"] == 1 and gone["confidence"] <= 0.05
+    assert (
+        gone["suggested_target"] == origin + "/"
+        and gone["suggestion_is_home"] == 1
+        and gone["confidence"] <= 0.05
+    )
     assert rows[origin + "/loop-a"]["status"] == "redirect_loop"

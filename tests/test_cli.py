@@ -27,8 +27,19 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def _page(path: str, title: str, *links: Link, **kw) -> UrlResult:
-    return UrlResult(url=S + path, outcome="ok", is_internal=True, http_status=200, final_url=S + path, title=title,
-                     h1=title, content_type="text/html", depth=1, links=list(links), **kw)
+    return UrlResult(
+        url=S + path,
+        outcome="ok",
+        is_internal=True,
+        http_status=200,
+        final_url=S + path,
+        title=title,
+        h1=title,
+        content_type="text/html",
+        depth=1,
+        links=list(links),
+        **kw,
+    )
 
 
 def _hop(path: str, location: str, status: int = 301) -> dict:
@@ -44,23 +55,65 @@ def site_crawl(store: Store) -> None:
     run = store.start_run("site", S + "/", {"url": S + "/"})
     chain = [_hop("/chain-start", "/chain-mid"), _hop("/chain-mid", "/chain-end")]
     loop = [_hop("/loop-a", "/loop-b"), _hop("/loop-b", "/loop-a")]
-    store.write_results(run, [
-        _page("/", "Ours - Home", _link("/widgets/blue-widget"), _link("/about"), _link("/chain-start", "Offer"),
-              _link("/loop-a"), _link("/missing", HOSTILE), _link(f"/{HOSTILE}", "x"), found_via="start"),
-        _page("/widgets/blue-widget", "Blue Widget"),
-        _page("/about", "About us"),
-        UrlResult(url=S + "/chain-start", outcome="ok", is_internal=True, http_status=200, final_url=S + "/chain-end",
-                  chain=chain, hops=2),
-        UrlResult(url=S + "/chain-mid", outcome="ok", is_internal=True, http_status=200, final_url=S + "/chain-end",
-                  chain=chain[1:], hops=1, found_via="redirect"),
-        _page("/chain-end", "Spring offer", found_via="redirect"),
-        UrlResult(url=S + "/loop-a", outcome="redirect_loop", is_internal=True, final_url=S + "/loop-b", chain=loop,
-                  hops=2, is_loop=1),
-        UrlResult(url=S + "/loop-b", outcome="redirect_loop", is_internal=True, final_url=S + "/loop-b",
-                  chain=loop[1:], hops=1, is_loop=1, found_via="redirect"),
-        UrlResult(url=S + "/missing", outcome="not_found", is_internal=True, http_status=404),
-        UrlResult(url=f"{S}/{HOSTILE}", outcome="not_found", is_internal=True, http_status=404),
-    ])
+    store.write_results(
+        run,
+        [
+            _page(
+                "/",
+                "Ours - Home",
+                _link("/widgets/blue-widget"),
+                _link("/about"),
+                _link("/chain-start", "Offer"),
+                _link("/loop-a"),
+                _link("/missing", HOSTILE),
+                _link(f"/{HOSTILE}", "x"),
+                found_via="start",
+            ),
+            _page("/widgets/blue-widget", "Blue Widget"),
+            _page("/about", "About us"),
+            UrlResult(
+                url=S + "/chain-start",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=S + "/chain-end",
+                chain=chain,
+                hops=2,
+            ),
+            UrlResult(
+                url=S + "/chain-mid",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=S + "/chain-end",
+                chain=chain[1:],
+                hops=1,
+                found_via="redirect",
+            ),
+            _page("/chain-end", "Spring offer", found_via="redirect"),
+            UrlResult(
+                url=S + "/loop-a",
+                outcome="redirect_loop",
+                is_internal=True,
+                final_url=S + "/loop-b",
+                chain=loop,
+                hops=2,
+                is_loop=1,
+            ),
+            UrlResult(
+                url=S + "/loop-b",
+                outcome="redirect_loop",
+                is_internal=True,
+                final_url=S + "/loop-b",
+                chain=loop[1:],
+                hops=1,
+                is_loop=1,
+                found_via="redirect",
+            ),
+            UrlResult(url=S + "/missing", outcome="not_found", is_internal=True, http_status=404),
+            UrlResult(url=f"{S}/{HOSTILE}", outcome="not_found", is_internal=True, http_status=404),
+        ],
+    )
     store.finish_run(run, "finished", {})
 
 
@@ -77,26 +130,63 @@ def backlinks_run(store: Store) -> None:
     """Live backlinks to two dead pages of ours (one with a related live page), a removed and a nofollow link."""
     run = store.start_run("backlinks", None, {})
     imported = store.start_import(run, "export.csv", "plain", "utf-8")
-    store.import_backlinks(imported, [
-        {"source_url": src, "target_url": S + path, "any_target": 0, "target_site": "ours.test",
-         "source_host": host_of(src), "source_domain": registrable_domain(host_of(src)), "authority": authority,
-         "line": i + 2}
-        for i, (src, path, authority, *_) in enumerate(BACKLINKS)
-    ])
+    store.import_backlinks(
+        imported,
+        [
+            {
+                "source_url": src,
+                "target_url": S + path,
+                "any_target": 0,
+                "target_site": "ours.test",
+                "source_host": host_of(src),
+                "source_domain": registrable_domain(host_of(src)),
+                "authority": authority,
+                "line": i + 2,
+            }
+            for i, (src, path, authority, *_) in enumerate(BACKLINKS)
+        ],
+    )
     ids = {r["source_url"]: r["id"] for r in store.rows("SELECT id, source_url FROM backlinks")}
-    store.write_checks(run, [
-        BacklinkCheck(ids[src], verdict, "why", "ok", 200, src, link_found=found, nofollow=nofollow,
-                      anchor_text=HOSTILE if found else None)
-        for src, _, _, verdict, found, nofollow in BACKLINKS
-    ])
-    store.write_results(run, [
-        UrlResult(url=S + "/widgets/blue-widget-2019", outcome="not_found", is_internal=True, http_status=404,
-                  found_via="backlink"),
-        UrlResult(url=S + "/careers/2017-internship", outcome="not_found", is_internal=True, http_status=404,
-                  found_via="backlink"),
-        UrlResult(url=S + "/about", outcome="ok", is_internal=True, http_status=200, found_via="backlink"),
-        UrlResult(url=S + "/", outcome="ok", is_internal=True, http_status=200, found_via="backlink"),
-    ])
+    store.write_checks(
+        run,
+        [
+            BacklinkCheck(
+                ids[src],
+                verdict,
+                "why",
+                "ok",
+                200,
+                src,
+                link_found=found,
+                nofollow=nofollow,
+                anchor_text=HOSTILE if found else None,
+            )
+            for src, _, _, verdict, found, nofollow in BACKLINKS
+        ],
+    )
+    store.write_results(
+        run,
+        [
+            UrlResult(
+                url=S + "/widgets/blue-widget-2019",
+                outcome="not_found",
+                is_internal=True,
+                http_status=404,
+                found_via="backlink",
+            ),
+            UrlResult(
+                url=S + "/careers/2017-internship",
+                outcome="not_found",
+                is_internal=True,
+                http_status=404,
+                found_via="backlink",
+            ),
+            UrlResult(
+                url=S + "/about", outcome="ok", is_internal=True, http_status=200, found_via="backlink"
+            ),
+            UrlResult(url=S + "/", outcome="ok", is_internal=True, http_status=200, found_via="backlink"),
+        ],
+    )
     store.finish_run(run, "finished", {})
 
 
@@ -201,7 +291,11 @@ def test_redirects_bad_usage_and_bad_files(db, tmp_path):
     bad.write_text("old,new\n")
     result = run("redirects", "--db", db, "--format", "csv", "--overrides", str(bad))
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ") and "from_url,to_url" in result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and result.stderr.startswith("Error: ")
+        and "from_url,to_url" in result.stderr
+    )
 
 
 # -- the pure map: checks and formats ---------------------------------------------------------
@@ -218,25 +312,88 @@ def _r(src: str, dst: str | None, **kw) -> Redirect:
     "name, candidates, seen, options, expected, messages",
     [
         ("clean", [_r(A, B)], {B: Seen(200)}, {}, [(A, B)], []),
-        ("unknown target is kept", [_r(A, "https://elsewhere.test/x")], {}, {}, [(A, "https://elsewhere.test/x")], []),
-        ("target redirects: fixed", [_r(A, B)], {B: Seen(200, C, 2)}, {}, [(A, C)],
-         [f"fixed: {A} -> {C} (its target {B} redirects: {B} -> {C})"]),
-        ("target is a from of the map: fixed", [_r(A, B), _r(B, C, kind="chain")], {C: Seen(200)}, {},
-         [(A, C), (B, C)], [f"fixed: {A} -> {C} (its target {B} redirects: {B} -> {C})"]),
-        ("cycle in the map", [_r(A, B), _r(B, A)], {}, {}, [],
-         [f"refused: loop: {A} -> {B} -> {A}", f"refused: loop: {B} -> {A} -> {B}"]),
-        ("cycle through the crawl", [_r(A, B)], {B: Seen(404, A, 1)}, {}, [], [f"refused: loop: {A} -> {B} -> {A}"]),
-        ("self after normalisation", [_r(A, f"{S}:443/a#top")], {}, {}, [], [f"refused: redirects to itself: {A}"]),
+        (
+            "unknown target is kept",
+            [_r(A, "https://elsewhere.test/x")],
+            {},
+            {},
+            [(A, "https://elsewhere.test/x")],
+            [],
+        ),
+        (
+            "target redirects: fixed",
+            [_r(A, B)],
+            {B: Seen(200, C, 2)},
+            {},
+            [(A, C)],
+            [f"fixed: {A} -> {C} (its target {B} redirects: {B} -> {C})"],
+        ),
+        (
+            "target is a from of the map: fixed",
+            [_r(A, B), _r(B, C, kind="chain")],
+            {C: Seen(200)},
+            {},
+            [(A, C), (B, C)],
+            [f"fixed: {A} -> {C} (its target {B} redirects: {B} -> {C})"],
+        ),
+        (
+            "cycle in the map",
+            [_r(A, B), _r(B, A)],
+            {},
+            {},
+            [],
+            [f"refused: loop: {A} -> {B} -> {A}", f"refused: loop: {B} -> {A} -> {B}"],
+        ),
+        (
+            "cycle through the crawl",
+            [_r(A, B)],
+            {B: Seen(404, A, 1)},
+            {},
+            [],
+            [f"refused: loop: {A} -> {B} -> {A}"],
+        ),
+        (
+            "self after normalisation",
+            [_r(A, f"{S}:443/a#top")],
+            {},
+            {},
+            [],
+            [f"refused: redirects to itself: {A}"],
+        ),
         ("broken target", [_r(A, B)], {B: Seen(410)}, {}, [], [f"refused: broken target: {A} -> {B} (410)"]),
-        ("target redirects to a 404", [_r(A, B)], {B: Seen(404, C, 1)}, {}, [],
-         [f"refused: broken target: {A} -> {C} (404)"]),
-        ("nothing to redirect to", [_r(A, None, reason="no page")], {}, {}, [],
-         [f"refused: nothing to redirect to: {A} (no page)"]),
-        ("home refused", [_r(A, HOME, is_home=True)], {}, {}, [],
-         [f"refused: home-page fallback: {A} -> {HOME} (--allow-home to accept it, or add an override)"]),
+        (
+            "target redirects to a 404",
+            [_r(A, B)],
+            {B: Seen(404, C, 1)},
+            {},
+            [],
+            [f"refused: broken target: {A} -> {C} (404)"],
+        ),
+        (
+            "nothing to redirect to",
+            [_r(A, None, reason="no page")],
+            {},
+            {},
+            [],
+            [f"refused: nothing to redirect to: {A} (no page)"],
+        ),
+        (
+            "home refused",
+            [_r(A, HOME, is_home=True)],
+            {},
+            {},
+            [],
+            [f"refused: home-page fallback: {A} -> {HOME} (--allow-home to accept it, or add an override)"],
+        ),
         ("home allowed", [_r(A, HOME, is_home=True)], {}, {"allow_home": True}, [(A, HOME)], []),
-        ("low confidence", [_r(A, B, confidence=0.3)], {}, {"min_confidence": 0.5}, [],
-         [f"refused: confidence 0.30 below 0.50: {A} -> {B}"]),
+        (
+            "low confidence",
+            [_r(A, B, confidence=0.3)],
+            {},
+            {"min_confidence": 0.5},
+            [],
+            [f"refused: confidence 0.30 below 0.50: {A} -> {B}"],
+        ),
         ("first reason wins", [_r(A, B), _r(A, C, kind="chain")], {}, {}, [(A, B)], []),
         ("not http", [_r("ftp://x.test/a", B)], {}, {}, [], ["refused: not an http(s) URL: ftp://x.test/a"]),
     ],
@@ -249,7 +406,9 @@ def test_check_the_map(name, candidates, seen, options, expected, messages):
 
 KNOWN = [
     Redirect(f"{S}/old-widget", f"{S}/widgets/blue", "backlink", 0.62, "shares 'blue'"),
-    Redirect(f"{S}/product.php?id=7&lang=en", f"{S}/widgets/blue", "backlink", 1.0, '=HYPERLINK("http://x.test")'),
+    Redirect(
+        f"{S}/product.php?id=7&lang=en", f"{S}/widgets/blue", "backlink", 1.0, '=HYPERLINK("http://x.test")'
+    ),
     Redirect(f"{S}/caf%C3%A9%20menu", "https://shop.ours.test/menu", "chain", 1.0, "-1+2"),
     Redirect(f"{S}/old", f"http://{S[8:]}/cost$1", "chain", 1.0, "@sum\ttab"),
 ]
@@ -305,7 +464,8 @@ def test_csv_neutralises_every_formula_prefix():
 
 def test_path_keyed_maps_merge_scheme_twins_and_refuse_what_they_cannot_hold():
     redirects = [
-        Redirect(A, C, "chain"), Redirect("http://www.ours.test/a", C, "chain"),  # one path, one page: one rule
+        Redirect(A, C, "chain"),
+        Redirect("http://www.ours.test/a", C, "chain"),  # one path, one page: one rule
         Redirect(f"{S}/p", "http://www.ours.test/p", "backlink"),  # would loop on the http side
         Redirect("https://blog.ours.test/a", f"{S}/x", "backlink"),  # same path, another target
     ]
@@ -323,23 +483,50 @@ def test_redirects_collapse_an_http_chain_and_skip_a_foreign_hop(tmp_path):
     path = tmp_path / "x.db"
     store = Store(path)
     run_id = store.start_run("site", S + "/", {})
-    http_chain = [{"url": "http://www.ours.test/old", "status": 301, "location": f"{S}/old"}, _hop("/old", "/new")]
-    tracked = [_hop("/promo", "https://track.adnet.test/c?u=1", 302),
-               {"url": "https://track.adnet.test/c?u=1", "status": 302, "location": f"{S}/sale"}]
-    store.write_results(run_id, [
-        _page("/", "Home", found_via="start"), _page("/new", "New"), _page("/sale", "Sale"),
-        UrlResult(url="http://www.ours.test/old", outcome="ok", is_internal=True, http_status=200,
-                  final_url=f"{S}/new", chain=http_chain, hops=2),
-        UrlResult(url=f"{S}/promo", outcome="ok", is_internal=True, http_status=200, final_url=f"{S}/sale",
-                  chain=tracked, hops=2, temp_redirect=1),
-    ])
+    http_chain = [
+        {"url": "http://www.ours.test/old", "status": 301, "location": f"{S}/old"},
+        _hop("/old", "/new"),
+    ]
+    tracked = [
+        _hop("/promo", "https://track.adnet.test/c?u=1", 302),
+        {"url": "https://track.adnet.test/c?u=1", "status": 302, "location": f"{S}/sale"},
+    ]
+    store.write_results(
+        run_id,
+        [
+            _page("/", "Home", found_via="start"),
+            _page("/new", "New"),
+            _page("/sale", "Sale"),
+            UrlResult(
+                url="http://www.ours.test/old",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=f"{S}/new",
+                chain=http_chain,
+                hops=2,
+            ),
+            UrlResult(
+                url=f"{S}/promo",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=f"{S}/sale",
+                chain=tracked,
+                hops=2,
+                temp_redirect=1,
+            ),
+        ],
+    )
     store.close()
     nginx = run("redirects", "--db", str(path), "--format", "nginx")
     assert nginx.exit_code == 0 and nginx.stderr == ""
     assert nginx.stdout.splitlines()[4:-1] == [f'    "/old" "{S}/new";', '    "/promo" "/sale";']
     rows = run("redirects", "--db", str(path), "--format", "csv").stdout.splitlines()[1:]
     assert [row.split(",")[:2] for row in rows] == [
-        ["http://www.ours.test/old", f"{S}/new"], [f"{S}/old", f"{S}/new"], [f"{S}/promo", f"{S}/sale"],
+        ["http://www.ours.test/old", f"{S}/new"],
+        [f"{S}/old", f"{S}/new"],
+        [f"{S}/promo", f"{S}/sale"],
     ]
 
 
@@ -350,9 +537,18 @@ def test_report_text_lists_problems_and_exits_2(db):
     result = run("report", "--db", db)
     assert result.exit_code == 2
     out = result.stdout
-    for expected in ("Backlink verdicts", "plumbing", "Broken backlinks", f"{S}/widgets/blue-widget-2019",
-                     f"{S}/widgets/blue-widget", f"{S}/ (home page)", "Redirect chains", f"{S}/loop-a",
-                     "spam.co.uk", "link_removed"):
+    for expected in (
+        "Backlink verdicts",
+        "plumbing",
+        "Broken backlinks",
+        f"{S}/widgets/blue-widget-2019",
+        f"{S}/widgets/blue-widget",
+        f"{S}/ (home page)",
+        "Redirect chains",
+        f"{S}/loop-a",
+        "spam.co.uk",
+        "link_removed",
+    ):
         assert expected in out, expected
     # aligned columns: the counts of a section end in the same column
     verdicts = out.split("Backlink verdicts\n")[1].split("\n\n")[0].splitlines()
@@ -362,8 +558,18 @@ def test_report_text_lists_problems_and_exits_2(db):
 def test_report_json_shape(db):
     result = run("report", "--db", db, "--format", "json", "--top", "1")
     data = json.loads(result.stdout)
-    assert {"database", "runs", "totals", "verdicts", "triage", "site", "broken_backlinks", "broken_links",
-            "redirect_chains", "lost_links_by_domain"} <= set(data)
+    assert {
+        "database",
+        "runs",
+        "totals",
+        "verdicts",
+        "triage",
+        "site",
+        "broken_backlinks",
+        "broken_links",
+        "redirect_chains",
+        "lost_links_by_domain",
+    } <= set(data)
     assert data["verdicts"] == {"nofollow": 1, "live": 3, "link_removed": 1}
     assert data["triage"] == {"reclaim": 2, "plumbing": 3}
     assert data["totals"]["broken_backlinks"] == 2 and data["totals"]["redirect_loops"] == 2
@@ -407,7 +613,9 @@ def test_suggest_prints_and_flags_the_home_fallback(db, tmp_path):
     result = run("suggest", "--db", db)
     assert result.exit_code == 2
     first, second = result.stdout.splitlines()
-    assert first.startswith(f"{S}/widgets/blue-widget-2019 -> {S}/widgets/blue-widget  0.") and " auto " in first
+    assert (
+        first.startswith(f"{S}/widgets/blue-widget-2019 -> {S}/widgets/blue-widget  0.") and " auto " in first
+    )
     assert second.startswith(f"{S}/careers/2017-internship -> {S}/ (home page)  0.05  auto  ")
     assert result.stderr.startswith("1 of 2 broken targets have no usable suggestion")
     overrides = tmp_path / "o.csv"
@@ -420,15 +628,32 @@ def test_suggest_prints_and_flags_the_home_fallback(db, tmp_path):
 def test_mark_then_disavow(db):
     empty = run("disavow", "--db", db)
     assert empty.exit_code == 0
-    assert re.fullmatch(r"# linkrot disavow file, \d{4}-\d\d-\d\d\n# No domain is marked disavow yet: .*\n", empty.stdout)
-    marked = run("mark", "--db", db, "https://www.spam.co.uk/links", "farm.test", "--as", "disavow",
-                 "--comment", "paid links\nfrom the 2019 audit")
+    assert re.fullmatch(
+        r"# linkrot disavow file, \d{4}-\d\d-\d\d\n# No domain is marked disavow yet: .*\n", empty.stdout
+    )
+    marked = run(
+        "mark",
+        "--db",
+        db,
+        "https://www.spam.co.uk/links",
+        "farm.test",
+        "--as",
+        "disavow",
+        "--comment",
+        "paid links\nfrom the 2019 audit",
+    )
     assert marked.exit_code == 0
     assert marked.stdout.splitlines() == ["marked spam.co.uk as disavow", "marked farm.test as disavow"]
     assert run("mark", "--db", db, "blog.friend.test", "--as", "watch").exit_code == 0
     lines = run("disavow", "--db", db).stdout.splitlines()
-    assert lines[1:] == ["# paid links", "# from the 2019 audit", "domain:farm.test",
-                         "# paid links", "# from the 2019 audit", "domain:spam.co.uk"]
+    assert lines[1:] == [
+        "# paid links",
+        "# from the 2019 audit",
+        "domain:farm.test",
+        "# paid links",
+        "# from the 2019 audit",
+        "domain:spam.co.uk",
+    ]
     assert run("report", "--db", db, "--format", "json").stdout.count('"mark": "disavow"') == 1
     removed = run("mark", "--db", db, "--remove", "spam.co.uk", "farm.test")
     assert removed.stdout.splitlines() == ["unmarked spam.co.uk", "unmarked farm.test"]
@@ -446,13 +671,25 @@ def test_mark_bad_usage_exits_3(db):
 # -- errors, explore, the installed script, the docs ---------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["redirects", "--format", "csv"], ["report"], ["suggest"], ["disavow"],
-                                     ["mark", "x.test", "--as", "ok"], ["explore", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["redirects", "--format", "csv"],
+        ["report"],
+        ["suggest"],
+        ["disavow"],
+        ["mark", "x.test", "--as", "ok"],
+        ["explore", "--dry-run"],
+    ],
+)
 def test_missing_database_is_one_line_and_never_created(tmp_path, command):
     path = tmp_path / "nope" / "linkrot.db"
     result = run(command[0], "--db", str(path), *command[1:])
     assert result.exit_code == 1
-    assert result.stderr == f"Error: no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)\n"
+    assert (
+        result.stderr
+        == f"Error: no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)\n"
+    )
     assert not path.exists() and not path.parent.exists()
 
 
@@ -461,7 +698,10 @@ def test_a_file_that_is_no_database_is_one_line(tmp_path):
     path.write_text("not sqlite at all " * 100)
     result = run("report", "--db", str(path))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {path} is not a linkrot database") and result.stderr.count("\n") == 1
+    assert (
+        result.stderr.startswith(f"Error: {path} is not a linkrot database")
+        and result.stderr.count("\n") == 1
+    )
     other = tmp_path / "other.sqlite"  # another program's database: refused, and left as it was
     sqlite3.connect(other).execute("CREATE TABLE notes (body TEXT)").connection.commit()
     result = run("disavow", "--db", str(other))
@@ -488,7 +728,9 @@ def test_explore_runs_datasette_read_only_with_the_metadata(db, tmp_path, monkey
     )
     monkeypatch.setattr(cli_module, "METADATA", tmp_path / "absent.yml")
     result = run("explore", "--db", db, "--open", "--dry-run")
-    assert " -m " not in result.stdout.replace("-m datasette", "") and result.stdout.rstrip().endswith("--open")
+    assert " -m " not in result.stdout.replace("-m datasette", "") and result.stdout.rstrip().endswith(
+        "--open"
+    )
 
 
 def test_the_installed_script_runs():
@@ -501,7 +743,7 @@ def test_the_installed_script_runs():
 def _command_line_section() -> str:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Command line\n")
-    return readme[start:readme.index("\n## ", start + 1)]
+    return readme[start : readme.index("\n## ", start + 1)]
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

@@ -56,7 +56,13 @@ def test_visible_text_skips_scripts():
 
 @pytest.mark.parametrize(
     "content, url",
-    [("0; url=/x", "/x"), ("0;URL='/y'", "/y"), ("3, https://e.com/", "https://e.com/"), ("30", None), ("", None)],
+    [
+        ("0; url=/x", "/x"),
+        ("0;URL='/y'", "/y"),
+        ("3, https://e.com/", "https://e.com/"),
+        ("30", None),
+        ("", None),
+    ],
 )
 def test_parse_refresh(content, url):
     assert parse_refresh(content) == url
@@ -112,7 +118,10 @@ def test_host_map():
     assert hostmap.lookup("example") is None  # *.domain maps subdomains, as in Chromium
     assert hostmap.lookup("shop.com.") == "203.0.113.7"
     assert hostmap.lookup("other.com") is None
-    assert hostmap.chromium_host_rules() == "MAP *.example 127.0.0.1, MAP shop.com 203.0.113.7, MAP v6.test [::1]"
+    assert (
+        hostmap.chromium_host_rules()
+        == "MAP *.example 127.0.0.1, MAP shop.com 203.0.113.7, MAP v6.test [::1]"
+    )
     assert not HostMap.parse("")
 
 

@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, check_backlinks, crawl
+
 from linkrot.webserver import SiteServer
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,9 @@ def scrapy_command(*args: str) -> list[str]:
 
 def start(command: list[str]) -> subprocess.Popen:
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_rows(db: Path, sql: str, at_least: int, proc: subprocess.Popen, timeout: float = 120) -> int:
@@ -75,8 +77,18 @@ def big_site(tmp_path_factory):
 
 def test_sigkill_mid_site_crawl_then_resume(big_site, tmp_path):
     server, url = big_site
-    settings = ["-s", "LINKROT_RESOLVE=*.test=127.0.0.1", "-s", "LINKROT_PROGRESS_INTERVAL=0",
-                "-s", "LINKROT_FLUSH_INTERVAL=0.2", "-s", "LINKROT_BATCH_SIZE=50", "-s", "LINKROT_MAX_PAGES=0"]
+    settings = [
+        "-s",
+        "LINKROT_RESOLVE=*.test=127.0.0.1",
+        "-s",
+        "LINKROT_PROGRESS_INTERVAL=0",
+        "-s",
+        "LINKROT_FLUSH_INTERVAL=0.2",
+        "-s",
+        "LINKROT_BATCH_SIZE=50",
+        "-s",
+        "LINKROT_MAX_PAGES=0",
+    ]
     db = tmp_path / "killed.db"
     proc = start(scrapy_command("crawl", "site", "-a", f"url={url}", "-s", f"LINKROT_DB={db}", *settings))
     try:
@@ -97,7 +109,9 @@ def test_sigkill_mid_site_crawl_then_resume(big_site, tmp_path):
     sql = "SELECT url, status FROM pages ORDER BY url"
     assert list(resumed.db.query(sql)) == list(clean.db.query(sql))  # nothing lost
     assert resumed.db["pages"].count == PAGES + PAGES // 50  # nothing twice
-    assert sorted(r["url"] for r in resumed.rows("broken_links")) == sorted(r["url"] for r in clean.rows("broken_links"))
+    assert sorted(r["url"] for r in resumed.rows("broken_links")) == sorted(
+        r["url"] for r in clean.rows("broken_links")
+    )
     assert integrity(db) == "ok"
 
 
@@ -109,14 +123,16 @@ def datasette_reads_while_writing(db: Path) -> None:
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "datasette", "serve", str(db), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/{db.stem}/urls.json?_shape=array&_size=5",
-                                            timeout=5) as answer:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/{db.stem}/urls.json?_shape=array&_size=5", timeout=5
+                ) as answer:
                     assert len(json.load(answer)) == 5
                 return
             except OSError:
@@ -130,9 +146,22 @@ def datasette_reads_while_writing(db: Path) -> None:
 def test_ctrl_c_leaves_a_consistent_resumable_run(big_site, tmp_path):
     server, url = big_site
     db = tmp_path / "interrupted.db"
-    proc = start(scrapy_command("crawl", "site", "-a", f"url={url}", "-s", f"LINKROT_DB={db}",
-                                "-s", "LINKROT_RESOLVE=*.test=127.0.0.1", "-s", "LINKROT_MAX_PAGES=0",
-                                "-s", "LINKROT_FLUSH_INTERVAL=0.2"))
+    proc = start(
+        scrapy_command(
+            "crawl",
+            "site",
+            "-a",
+            f"url={url}",
+            "-s",
+            f"LINKROT_DB={db}",
+            "-s",
+            "LINKROT_RESOLVE=*.test=127.0.0.1",
+            "-s",
+            "LINKROT_MAX_PAGES=0",
+            "-s",
+            "LINKROT_FLUSH_INTERVAL=0.2",
+        )
+    )
     wait_for_rows(db, "SELECT count(*) FROM urls", 300, proc)
     proc.send_signal(signal.SIGINT)  # one Ctrl-C: Scrapy closes the spider cleanly
     assert proc.wait(60) == 0
@@ -151,14 +180,32 @@ def test_sigkill_mid_backlink_check_of_10000_then_resume(big_site, tmp_path):
     rows = []
     for i in range(10_000):
         # every 10th referring page exists (and links to us), the rest answer 404
-        source = f"http://site.test:{port}/p{i // 4}.html" if i % 10 == 0 else f"http://h{i % 100}.test:{port}/gone-{i}"
+        source = (
+            f"http://site.test:{port}/p{i // 4}.html"
+            if i % 10 == 0
+            else f"http://h{i % 100}.test:{port}/gone-{i}"
+        )
         rows.append(f"{source},http://www.ours.test:{port}/target-{i % 7}.html")
     export.write_text("source_url,target_url\n" + "\n".join(rows) + "\n")
     db = tmp_path / "backlinks.db"
-    command = scrapy_command("crawl", "backlinks", "-a", f"file={export}", "-s", f"LINKROT_DB={db}",
-                             "-s", "LINKROT_RESOLVE=*.test=127.0.0.1", "-s", "LINKROT_RENDER=never",
-                             "-s", "LINKROT_FLUSH_INTERVAL=0.2", "-s", "LINKROT_BATCH_SIZE=100",
-                             "-s", "LINKROT_PROGRESS_INTERVAL=0")
+    command = scrapy_command(
+        "crawl",
+        "backlinks",
+        "-a",
+        f"file={export}",
+        "-s",
+        f"LINKROT_DB={db}",
+        "-s",
+        "LINKROT_RESOLVE=*.test=127.0.0.1",
+        "-s",
+        "LINKROT_RENDER=never",
+        "-s",
+        "LINKROT_FLUSH_INTERVAL=0.2",
+        "-s",
+        "LINKROT_BATCH_SIZE=100",
+        "-s",
+        "LINKROT_PROGRESS_INTERVAL=0",
+    )
     proc = start(command)
     try:
         done = wait_for_rows(db, "SELECT count(*) FROM backlink_checks", 2000, proc, timeout=180)
@@ -166,7 +213,9 @@ def test_sigkill_mid_backlink_check_of_10000_then_resume(big_site, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     assert done < 10_000 and integrity(db) == "ok"
-    resumed = check_backlinks(db, f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never")
+    resumed = check_backlinks(
+        db, f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never"
+    )
     assert resumed.db["runs"].count == 1 and resumed.run["state"] == "finished"
     unique = resumed.db["backlinks"].count
     assert resumed.db["backlink_checks"].count == unique  # exactly one result per backlink

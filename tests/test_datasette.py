@@ -30,23 +30,46 @@ VERDICTS_CHART = "#g.mark=bar&g.x_column=status&g.x_type=ordinal&g.y_column=back
 LOSSES_CHART = "#g.mark=bar&g.x_column=source_domain&g.x_type=ordinal&g.y_column=lost&g.y_type=quantitative"
 # plugins that add a way to write to the database; none may be installed next to linkrot's Datasette
 WRITE_PLUGINS = {
-    "datasette-write", "datasette-insert", "datasette-upload-csvs", "datasette-upload-dbs", "datasette-edit-schema",
-    "datasette-write-ui", "datasette-import", "datasette-edit-templates", "datasette-enrichments",
-    "datasette-configure-fts", "datasette-auth-tokens",
+    "datasette-write",
+    "datasette-insert",
+    "datasette-upload-csvs",
+    "datasette-upload-dbs",
+    "datasette-edit-schema",
+    "datasette-write-ui",
+    "datasette-import",
+    "datasette-edit-templates",
+    "datasette-enrichments",
+    "datasette-configure-fts",
+    "datasette-auth-tokens",
 }
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
 def _site_results() -> list[UrlResult]:
     """The latest crawl of www.ours.test: a broken link, a two-hop chain, a soft 404, a dead external link."""
+
     def page(path: str, title: str, *links: Link, **kw: Any) -> UrlResult:
-        return UrlResult(url=f"{O}{path}", outcome="ok", is_internal=True, http_status=200, final_url=f"{O}{path}",
-                         content_type="text/html; charset=utf-8", title=title, h1=title,
-                         links=list(links), **{"depth": 1, **kw})
+        return UrlResult(
+            url=f"{O}{path}",
+            outcome="ok",
+            is_internal=True,
+            http_status=200,
+            final_url=f"{O}{path}",
+            content_type="text/html; charset=utf-8",
+            title=title,
+            h1=title,
+            links=list(links),
+            **{"depth": 1, **kw},
+        )
 
     def link(target: str, text: str, internal: bool = True) -> Link:
         return Link(target if target.startswith("http") else f"{O}{target}", text, "", False, internal)
@@ -56,21 +79,53 @@ def _site_results() -> list[UrlResult]:
         {"url": f"{O}/widget", "status": 302, "location": "/products/widget"},
     ]
     return [
-        page("/", "Ours - Home", link("/products/widget", "Widget"), link("/old-widget", "Old widget"),
-             link("/gone", "Gone page"), link("https://dead.elsewhere.test/", "Partner", internal=False),
-             link("/about", "About"), found_via="start", depth=0),
+        page(
+            "/",
+            "Ours - Home",
+            link("/products/widget", "Widget"),
+            link("/old-widget", "Old widget"),
+            link("/gone", "Gone page"),
+            link("https://dead.elsewhere.test/", "Partner", internal=False),
+            link("/about", "About"),
+            found_via="start",
+            depth=0,
+        ),
         page("/about", "About us", link("/gone", "An old page"), link("/search-nothing", "Search")),
         page("/products/widget", "Widget"),
         page("/products/blue-widget.html", "Blue Widget"),
         page("/lonely", "Nobody links here", found_via="sitemap"),
-        page("/search-nothing", "Search", soft_404=True, soft_404_reason="looks like the site's 404 page",
-             similarity=0.93),
-        UrlResult(url=f"{O}/gone", outcome="not_found", is_internal=True, http_status=404, final_url=f"{O}/gone",
-                  depth=1),
-        UrlResult(url=f"{O}/old-widget", outcome="ok", is_internal=True, http_status=200,
-                  final_url=f"{O}/products/widget", depth=1, chain=chain, hops=2, temp_redirect=1),
-        UrlResult(url="https://dead.elsewhere.test/", outcome="dns_error", is_internal=False,
-                  error="DNSLookupError: dead.elsewhere.test"),
+        page(
+            "/search-nothing",
+            "Search",
+            soft_404=True,
+            soft_404_reason="looks like the site's 404 page",
+            similarity=0.93,
+        ),
+        UrlResult(
+            url=f"{O}/gone",
+            outcome="not_found",
+            is_internal=True,
+            http_status=404,
+            final_url=f"{O}/gone",
+            depth=1,
+        ),
+        UrlResult(
+            url=f"{O}/old-widget",
+            outcome="ok",
+            is_internal=True,
+            http_status=200,
+            final_url=f"{O}/products/widget",
+            depth=1,
+            chain=chain,
+            hops=2,
+            temp_redirect=1,
+        ),
+        UrlResult(
+            url="https://dead.elsewhere.test/",
+            outcome="dns_error",
+            is_internal=False,
+            error="DNSLookupError: dead.elsewhere.test",
+        ),
     ]
 
 
@@ -85,7 +140,11 @@ BACKLINKS = [
     ("https://wall.epsilon.test/p", f"{O}/", "", "blocked", False),
     ("https://blog.alpha.test/moved", f"{O}/old-widget", "52", "redirected", False),
 ]
-OUTCOMES = {"domain_gone": ("dns_error", None), "not_found": ("not_found", 404), "blocked": ("client_error", 403)}
+OUTCOMES = {
+    "domain_gone": ("dns_error", None),
+    "not_found": ("not_found", 404),
+    "blocked": ("client_error", 403),
+}
 
 
 def build_database(path: Path, tmp: Path) -> None:
@@ -93,7 +152,9 @@ def build_database(path: Path, tmp: Path) -> None:
     store = Store(path)
     run = store.start_run("site", f"{O}/", {"url": f"{O}/"})
     store.write_results(run, _site_results())
-    store.write_sitemap(run, [SitemapEntry(f"{O}/", f"{O}/sitemap.xml"), SitemapEntry(f"{O}/lonely", f"{O}/sitemap.xml")])
+    store.write_sitemap(
+        run, [SitemapEntry(f"{O}/", f"{O}/sitemap.xml"), SitemapEntry(f"{O}/lonely", f"{O}/sitemap.xml")]
+    )
     store.finish_run(run, "finished", {"linkrot/status/ok": 7, "linkrot/status/not_found": 1})
 
     export = tmp / "ahrefs-utf8.csv"
@@ -104,24 +165,67 @@ def build_database(path: Path, tmp: Path) -> None:
     run = store.start_run("backlinks", None, {"file": str(export)})
     store.attach_imports(run, [import_id])
     # our side of the link: each target fetched once, stored as a URL found via a backlink
-    store.write_results(run, [
-        UrlResult(url=f"{O}/", outcome="ok", is_internal=True, http_status=200, final_url=f"{O}/", found_via="backlink"),
-        UrlResult(url=f"{O}/products/widget", outcome="ok", is_internal=True, http_status=200, found_via="backlink"),
-        UrlResult(url=f"{O}/about", outcome="ok", is_internal=True, http_status=200, found_via="backlink"),
-        UrlResult(url=BROKEN_TARGET, outcome="not_found", is_internal=True, http_status=404, found_via="backlink"),
-        UrlResult(url=f"{O}/old-widget", outcome="ok", is_internal=True, http_status=200, hops=2,
-                  final_url=f"{O}/products/widget", found_via="backlink"),
-    ])
-    ids = {(r["source_url"], r["target_url"]): r["id"] for r in store.rows("SELECT id, source_url, target_url FROM backlinks")}
+    store.write_results(
+        run,
+        [
+            UrlResult(
+                url=f"{O}/",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=f"{O}/",
+                found_via="backlink",
+            ),
+            UrlResult(
+                url=f"{O}/products/widget",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                found_via="backlink",
+            ),
+            UrlResult(
+                url=f"{O}/about", outcome="ok", is_internal=True, http_status=200, found_via="backlink"
+            ),
+            UrlResult(
+                url=BROKEN_TARGET,
+                outcome="not_found",
+                is_internal=True,
+                http_status=404,
+                found_via="backlink",
+            ),
+            UrlResult(
+                url=f"{O}/old-widget",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                hops=2,
+                final_url=f"{O}/products/widget",
+                found_via="backlink",
+            ),
+        ],
+    )
+    ids = {
+        (r["source_url"], r["target_url"]): r["id"]
+        for r in store.rows("SELECT id, source_url, target_url FROM backlinks")
+    }
     checks = []
     for source, target, _, verdict, found in BACKLINKS:
         outcome, code = OUTCOMES.get(verdict, ("ok", 200))
-        checks.append(BacklinkCheck(
-            backlink_id=ids[(source, target)], status=verdict, reason=f"test: {verdict}", outcome=outcome,
-            http_status=code, final_url=source, link_found=found, linked_url=target if found else None,
-            anchor_text="Acme widgets" if found else None, rel="nofollow" if verdict == "nofollow" else "",
-            nofollow=verdict == "nofollow",
-        ))
+        checks.append(
+            BacklinkCheck(
+                backlink_id=ids[(source, target)],
+                status=verdict,
+                reason=f"test: {verdict}",
+                outcome=outcome,
+                http_status=code,
+                final_url=source,
+                link_found=found,
+                linked_url=target if found else None,
+                anchor_text="Acme widgets" if found else None,
+                rel="nofollow" if verdict == "nofollow" else "",
+                nofollow=verdict == "nofollow",
+            )
+        )
     store.write_checks(run, checks)
     store.finish_run(run, "finished", {"linkrot/backlink/live": 2})
     refresh_suggestions(store, None)
@@ -144,8 +248,9 @@ class Datasette:
             return json.load(response)
 
     def status_of(self, path: str, method: str = "GET", body: bytes | None = None) -> int:
-        request = urllib.request.Request(self.origin + path, data=body, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.origin + path, data=body, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status
@@ -159,8 +264,19 @@ def datasette(tmp_path_factory) -> Datasette:
     db = tmp / "linkrot.db"  # so Datasette names it `linkrot`, like data/linkrot.db
     build_database(db, tmp)
     port = _free_port()
-    command = [sys.executable, "-m", "datasette", "serve", str(db), "-m", str(METADATA),
-               "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(db),
+        "-m",
+        str(METADATA),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log = (tmp / "datasette.log").open("w")
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     server = Datasette(f"http://127.0.0.1:{port}", db)
@@ -195,8 +311,12 @@ def _query(datasette: Datasette, name: str, **params: Any) -> list[dict[str, Any
 
 def test_every_table_and_view_is_described(tmp_path):
     store = Store(tmp_path / "linkrot.db")  # a fresh database has every table and view of the schema
-    names = [r["name"] for r in store.rows(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = [
+        r["name"]
+        for r in store.rows(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     store.close()
     tables = _metadata()["databases"]["linkrot"]["tables"]
     undescribed = [n for n in names if not (tables.get(n) or {}).get("description")]
@@ -218,9 +338,15 @@ def test_contract_views_have_every_column_described(tmp_path):
 def test_canned_queries_are_read_only_selects():
     queries = _metadata()["databases"]["linkrot"]["queries"]
     assert set(queries) == {
-        "broken_backlinks_ranked", "lost_links_by_domain", "triage_summary", "status_breakdown",
-        "redirect_chains_longest", "broken_links_by_page", "soft_404s_and_orphans",
-        "referring_domains_over_time", "loss_rate_by_month",
+        "broken_backlinks_ranked",
+        "lost_links_by_domain",
+        "triage_summary",
+        "status_breakdown",
+        "redirect_chains_longest",
+        "broken_links_by_page",
+        "soft_404s_and_orphans",
+        "referring_domains_over_time",
+        "loss_rate_by_month",
     }
     for name, query in queries.items():
         assert not query.get("write"), name
@@ -235,17 +361,29 @@ def test_broken_backlinks_ranked_honours_min_authority(datasette):
     default = _query(datasette, "broken_backlinks_ranked")
     assert [r["url"] for r in default] == [BROKEN_TARGET]
     row = default[0]
-    assert (row["status"], row["referring_domains"], row["backlinks"], row["best_authority"]) == (404, 2, 2, 61)
+    assert (row["status"], row["referring_domains"], row["backlinks"], row["best_authority"]) == (
+        404,
+        2,
+        2,
+        61,
+    )
     assert row["followed_backlinks"] == 1
     assert row["suggested_target"] == f"{O}/products/blue-widget.html" and row["suggestion_is_home"] == 0
     assert _query(datasette, "broken_backlinks_ranked", min_authority=0) == default
-    assert [r["url"] for r in _query(datasette, "broken_backlinks_ranked", min_authority=61)] == [BROKEN_TARGET]
+    assert [r["url"] for r in _query(datasette, "broken_backlinks_ranked", min_authority=61)] == [
+        BROKEN_TARGET
+    ]
     assert _query(datasette, "broken_backlinks_ranked", min_authority=1000) == []
 
 
 def test_lost_links_by_domain(datasette):
     rows = {r["source_domain"]: r for r in _query(datasette, "lost_links_by_domain")}
-    assert set(rows) == {"alpha.test", "beta.test", "gamma.test", "delta.test"}  # live, blocked, redirected: not lost
+    assert set(rows) == {
+        "alpha.test",
+        "beta.test",
+        "gamma.test",
+        "delta.test",
+    }  # live, blocked, redirected: not lost
     assert (rows["alpha.test"]["lost"], rows["alpha.test"]["link_removed"]) == (1, 1)
     assert (rows["beta.test"]["not_found"], rows["beta.test"]["best_authority"]) == (1, 61)
     assert rows["delta.test"]["domain_gone"] == 1 and rows["gamma.test"]["nofollow"] == 1
@@ -254,25 +392,42 @@ def test_lost_links_by_domain(datasette):
 def test_triage_summary_and_status_breakdown(datasette):
     triage = {(r["triage"], r["status"]): r["backlinks"] for r in _query(datasette, "triage_summary")}
     assert triage == {
-        ("rebuild", "domain_gone"): 1, ("rebuild", "not_found"): 1,
-        ("plumbing", "live"): 1, ("plumbing", "nofollow"): 1, ("plumbing", "redirected"): 1,
-        ("reclaim", "link_removed"): 1, ("noise", "blocked"): 1, ("ok", "live"): 1,
+        ("rebuild", "domain_gone"): 1,
+        ("rebuild", "not_found"): 1,
+        ("plumbing", "live"): 1,
+        ("plumbing", "nofollow"): 1,
+        ("plumbing", "redirected"): 1,
+        ("reclaim", "link_removed"): 1,
+        ("noise", "blocked"): 1,
+        ("ok", "live"): 1,
     }
     assert [r["triage"] for r in _query(datasette, "triage_summary")][:2] == ["rebuild", "rebuild"]
     verdicts = {r["status"]: r["backlinks"] for r in _query(datasette, "status_breakdown")}
-    assert verdicts == {"live": 2, "nofollow": 1, "link_removed": 1, "domain_gone": 1, "not_found": 1,
-                        "blocked": 1, "redirected": 1}
+    assert verdicts == {
+        "live": 2,
+        "nofollow": 1,
+        "link_removed": 1,
+        "domain_gone": 1,
+        "not_found": 1,
+        "blocked": 1,
+        "redirected": 1,
+    }
 
 
 def test_site_reports(datasette):
     chains = _query(datasette, "redirect_chains_longest")
     assert [(r["url"], r["hops"], r["final_status"], r["temp_redirect"]) for r in chains] == [
-        (f"{O}/old-widget", 2, 200, 1)]
+        (f"{O}/old-widget", 2, 200, 1)
+    ]
     assert json.loads(chains[0]["chain"])[1]["location"] == "/products/widget"
     assert _query(datasette, "redirect_chains_longest", min_hops=3) == []
     assert len(_query(datasette, "redirect_chains_longest", min_hops=1)) == 1
     pages = {r["source_url"]: r for r in _query(datasette, "broken_links_by_page")}
-    assert (pages[f"{O}/"]["broken_links"], pages[f"{O}/"]["internal"], pages[f"{O}/"]["external"]) == (2, 1, 1)
+    assert (pages[f"{O}/"]["broken_links"], pages[f"{O}/"]["internal"], pages[f"{O}/"]["external"]) == (
+        2,
+        1,
+        1,
+    )
     assert "https://dead.elsewhere.test/ (dns_error)" in pages[f"{O}/"]["targets"]
     assert pages[f"{O}/about"]["targets"] == f"{O}/gone (404)"
     problems = [(r["problem"], r["url"]) for r in _query(datasette, "soft_404s_and_orphans")]
@@ -292,8 +447,10 @@ def test_metadata_is_served_with_descriptions_and_facets(datasette):
         data = datasette.get(f"/linkrot/{name}.json")
         assert set(data["facet_results"]) == facets, name
         assert data["rows"], f"{name} is empty in the test database"
-    counts = {r["value"]: r["count"] for r in
-              datasette.get("/linkrot/backlink_status.json")["facet_results"]["status"]["results"]}
+    counts = {
+        r["value"]: r["count"]
+        for r in datasette.get("/linkrot/backlink_status.json")["facet_results"]["status"]["results"]
+    }
     assert counts["live"] == 2 and counts["link_removed"] == 1
     broken = datasette.get("/linkrot/broken_backlinks.json")["facet_results"]["status"]["results"]
     assert [(r["value"], r["count"]) for r in broken] == [(404, 1)]
@@ -316,7 +473,9 @@ def test_datasette_is_read_only(datasette):
     # arbitrary SQL stays on for reading, and is refused for writing
     assert datasette.get("/linkrot.json?_shape=array&sql=select+count(*)+as+n+from+runs") == [{"n": before}]
     assert datasette.status_of("/linkrot.json?sql=delete+from+runs") == 400  # "Statement must be a SELECT"
-    assert datasette.status_of("/linkrot.json?sql=select+1;delete+from+runs") == 400  # one statement at a time
+    assert (
+        datasette.status_of("/linkrot.json?sql=select+1;delete+from+runs") == 400
+    )  # one statement at a time
     # a statement that passes the SELECT check still meets a read-only connection
     sneaky = "/linkrot.json?sql=with+x+as+(select+1)+delete+from+runs"
     assert datasette.status_of(sneaky) == 400
@@ -341,8 +500,9 @@ _BAR_PIXELS = """e => {
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/lib/chromium/chromium or /usr/bin/chromium")
-@pytest.mark.parametrize("path", [f"/linkrot/status_breakdown{VERDICTS_CHART}",
-                                  f"/linkrot/lost_links_by_domain{LOSSES_CHART}"])
+@pytest.mark.parametrize(
+    "path", [f"/linkrot/status_breakdown{VERDICTS_CHART}", f"/linkrot/lost_links_by_domain{LOSSES_CHART}"]
+)
 def test_chart_renders_offline_without_errors(datasette, path):
     from playwright.sync_api import sync_playwright
 

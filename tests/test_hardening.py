@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import check_backlinks
+
 from linkrot.guard import forbidden_reason
 
 
 @pytest.mark.parametrize(
     "address, kind",
     [
-        ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
-        ("172.16.5.4", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-        ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-        ("::ffff:127.0.0.1", "loopback"), ("fd00::1", "private"),
-        ("93.184.215.14", None), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None), ("example.com", None),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("fd00::1", "private"),
+        ("93.184.215.14", None),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None),
+        ("example.com", None),
     ],
 )
 def test_forbidden_addresses(address, kind):
@@ -40,7 +51,10 @@ def test_imported_urls_never_reach_private_addresses(backlinks_web, tmp_path):
     export.write_text("source_url,target_url\n" + "".join(f"{s},{target}\n" for s in sources))
     hits_before = len(backlinks_web.hits)
     result = check_backlinks(
-        tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=5,
+        tmp_path / "x.db",
+        f"file={export}",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        DOWNLOAD_TIMEOUT=5,
     )
     rows = {r["source_url"]: r for r in result.rows("backlink_status")}
     for source in sources[:6]:
@@ -48,15 +62,21 @@ def test_imported_urls_never_reach_private_addresses(backlinks_web, tmp_path):
         assert row["status"] == "blocked", row
         assert row["reason"].startswith("not fetched:") and "address" in row["reason"], row["reason"]
     assert "link-local" in rows["http://169.254.169.254/latest/meta-data/"]["reason"]
-    assert rows[f"http://moved.test:{port}/to-internal"]["hops"] == 1  # the hop was followed, its target refused
+    assert (
+        rows[f"http://moved.test:{port}/to-internal"]["hops"] == 1
+    )  # the hop was followed, its target refused
     assert rows[f"http://js.test:{port}/ssrf.html"]["rendered"] == 1
     assert rows[f"http://live.test:{port}/post.html"]["status"] == "live"
     paths = [path for _, _, path in backlinks_web.hits[hits_before:]]
     assert not [p for p in paths if p.startswith("/ssrf-")], paths  # nothing reached the "internal" server
 
     allowed = check_backlinks(
-        tmp_path / "y.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=2,
-        LINKROT_ALLOW_PRIVATE=True, LINKROT_RENDER="never",
+        tmp_path / "y.db",
+        f"file={export}",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        DOWNLOAD_TIMEOUT=2,
+        LINKROT_ALLOW_PRIVATE=True,
+        LINKROT_RENDER="never",
     )
     assert allowed.one("backlink_status", source_url=sources[0])["http_status"] == 404  # fetched this time
 
@@ -82,18 +102,27 @@ def test_a_hostile_web_costs_bounded_time_and_memory_and_yields_clear_statuses(t
             "bad-utf8": ("live", "ok"),
         }
         export = tmp_path / "hostile.csv"
-        export.write_text("source_url,target_url\n" + "".join(
-            f"http://evil.test:{port}/{name}?target={target},{target}\n" for name in cases))
+        export.write_text(
+            "source_url,target_url\n"
+            + "".join(f"http://evil.test:{port}/{name}?target={target},{target}\n" for name in cases)
+        )
         started = time.monotonic()
         result = check_backlinks(
-            tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never",
-            DOWNLOAD_TIMEOUT=10, RETRY_TIMES=0,
+            tmp_path / "x.db",
+            f"file={export}",
+            LINKROT_RESOLVE="*.test=127.0.0.1",
+            LINKROT_RENDER="never",
+            DOWNLOAD_TIMEOUT=10,
+            RETRY_TIMES=0,
         )
         elapsed = time.monotonic() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     rows = {r["source_url"].split("/")[3].split("?")[0]: r for r in result.rows("backlink_status")}
     for name, (verdict, outcome) in cases.items():
-        assert (rows[name]["status"], rows[name]["outcome"]) == (verdict, outcome), (name, rows[name]["reason"])
+        assert (rows[name]["status"], rows[name]["outcome"]) == (verdict, outcome), (
+            name,
+            rows[name]["reason"],
+        )
     assert "larger than the download size limit" in rows["huge"]["reason"]
     assert "could not be read whole (Excessive depth" in rows["nested-link"]["reason"]
     assert elapsed < 60
@@ -111,6 +140,8 @@ def test_crawl_traps_stop_with_default_limits_and_are_reported(vhost_server, tmp
     assert trap["reason"] == "more than 1000 query strings of one path"
     assert facets.stats["linkrot/limit/trap"] > 0
 
-    calendar = crawl(tmp_path / "c.db", f"http://shop.test:{port}/generated?n=1", LINKROT_RESOLVE="*.test=127.0.0.1")
+    calendar = crawl(
+        tmp_path / "c.db", f"http://shop.test:{port}/generated?n=1", LINKROT_RESOLVE="*.test=127.0.0.1"
+    )
     assert max(r["depth"] for r in calendar.rows("pages")) == 30  # the default depth limit
     assert "deeper than LINKROT_MAX_DEPTH (30)" in calendar.one("crawl_traps")["reason"]

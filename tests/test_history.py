@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-
 from conftest import check_backlinks
+
 from linkrot.history import Check, Policy, State, transition
 from linkrot.webserver import SiteServer
 
@@ -15,7 +13,9 @@ T0, T1, T2 = "2026-11-01T10:00:00+00:00", "2026-11-08T10:00:00+00:00", "2026-11-
 
 def check(status, at, found=None, nofollow=False, anchor="Acme", url="https://ours.test/x", confirmations=1):
     found = status in ("live", "nofollow") if found is None else found
-    return Check(status, found, nofollow, anchor if found else None, url if found else None, at, confirmations)
+    return Check(
+        status, found, nofollow, anchor if found else None, url if found else None, at, confirmations
+    )
 
 
 def run(checks, policy=Policy()):
@@ -81,7 +81,7 @@ def test_redirected_with_the_link_is_not_a_loss():
     assert changes == [("new", True, "open")]
 
 
-PAGE = '<html><body><p>{}</p></body></html>'
+PAGE = "<html><body><p>{}</p></body></html>"
 
 
 @pytest.fixture
@@ -106,10 +106,20 @@ def test_changes_across_runs(web, tmp_path):
     for name in ("stays", "removed", "flipped", "flaky"):
         write(root, f"{name}.html", f"We like {link}.")
     export = tmp_path / "export.csv"
-    export.write_text("source_url,target_url\n" + "".join(
-        f"http://ref.test:{port}/{name}.html,{target}\n" for name in ("stays", "removed", "flipped", "flaky")))
+    export.write_text(
+        "source_url,target_url\n"
+        + "".join(
+            f"http://ref.test:{port}/{name}.html,{target}\n"
+            for name in ("stays", "removed", "flipped", "flaky")
+        )
+    )
     db = tmp_path / "x.db"
-    settings = {"LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "RETRY_TIMES": 0, "LINKROT_BRANDS": "Acme"}
+    settings = {
+        "LINKROT_RESOLVE": "*.test=127.0.0.1",
+        "LINKROT_RENDER": "never",
+        "RETRY_TIMES": 0,
+        "LINKROT_BRANDS": "Acme",
+    }
     first = check_backlinks(db, f"file={export}", **settings)
     assert sorted(r["change"] for r in first.rows("backlink_changes")) == ["new"] * 4
 
@@ -118,7 +128,10 @@ def test_changes_across_runs(web, tmp_path):
     routes = {"ref.test/flaky.html": {"status": 503, "body": "down for maintenance"}}
     server.routes.update(routes)
     second = check_backlinks(db, **settings)  # no file: re-check every known backlink
-    changes = {(r["source_url"].rsplit("/", 1)[1], r["change"]): r for r in second.rows("backlink_changes", run_id=second.run["id"])}
+    changes = {
+        (r["source_url"].rsplit("/", 1)[1], r["change"]): r
+        for r in second.rows("backlink_changes", run_id=second.run["id"])
+    }
     assert set(changes) == {("removed.html", "lost"), ("flipped.html", "nofollow")}
     assert changes[("removed.html", "lost")]["confirmed"] == 0  # pending until a re-check
     assert changes[("removed.html", "lost")]["mentions_site"] == 1  # still names the brand: easy to reclaim
@@ -144,7 +157,11 @@ def test_an_immediate_recheck_confirms_in_the_same_run(web, tmp_path):
     export = tmp_path / "export.csv"
     export.write_text(f"source_url,target_url\nhttp://ref.test:{port}/page.html,{target}\n")
     db = tmp_path / "x.db"
-    settings = {"LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "LINKROT_CONFIRM_RECHECK": True}
+    settings = {
+        "LINKROT_RESOLVE": "*.test=127.0.0.1",
+        "LINKROT_RENDER": "never",
+        "LINKROT_CONFIRM_RECHECK": True,
+    }
     check_backlinks(db, f"file={export}", **settings)
     write(root, "page.html", "gone")
     second = check_backlinks(db, **settings)
@@ -154,6 +171,7 @@ def test_an_immediate_recheck_confirms_in_the_same_run(web, tmp_path):
 
 def test_overlapping_runs_of_a_spider_are_refused(tmp_path):
     from conftest import run_scrapy
+
     from linkrot.lock import RunLock
 
     db = tmp_path / "x.db"
@@ -161,7 +179,9 @@ def test_overlapping_runs_of_a_spider_are_refused(tmp_path):
     try:
         proc = run_scrapy(["crawl", "backlinks", "-s", f"LINKROT_DB={db}"])
         assert proc.returncode != 0
-        assert "another backlinks run (pid" in proc.stderr and "not starting an overlapping one" in proc.stderr
+        assert (
+            "another backlinks run (pid" in proc.stderr and "not starting an overlapping one" in proc.stderr
+        )
     finally:
         lock.release()
     proc = run_scrapy(["crawl", "backlinks", "-s", f"LINKROT_DB={db}"])
@@ -205,9 +225,21 @@ def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
         free = probe.getsockname()[1]
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free)
     smtp.start()
-    server.routes["/wayback/available"] = {"content_type": "application/json", "body": jsonlib.dumps(
-        {"archived_snapshots": {"closest": {"available": True, "url": "http://archive.test/web/2026/x",
-                                            "timestamp": "20260102030405", "status": "200"}}})}
+    server.routes["/wayback/available"] = {
+        "content_type": "application/json",
+        "body": jsonlib.dumps(
+            {
+                "archived_snapshots": {
+                    "closest": {
+                        "available": True,
+                        "url": "http://archive.test/web/2026/x",
+                        "timestamp": "20260102030405",
+                        "status": "200",
+                    }
+                }
+            }
+        ),
+    }
     try:
         target = f"http://www.ours.test:{port}/x.html"
         write(root, "big.html", f'<a href="{target}">Acme</a>')
@@ -220,10 +252,14 @@ def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
         )
         db = tmp_path / "x.db"
         settings = {
-            "LINKROT_RESOLVE": "*.test=127.0.0.1", "LINKROT_RENDER": "never", "LINKROT_CONFIRM_CHECKS": 1,
+            "LINKROT_RESOLVE": "*.test=127.0.0.1",
+            "LINKROT_RENDER": "never",
+            "LINKROT_CONFIRM_CHECKS": 1,
             "LINKROT_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_address[1]}/hook",
-            "LINKROT_ALERT_SMTP": f"127.0.0.1:{smtp.port}", "LINKROT_ALERT_EMAIL_TO": "seo@ours.test",
-            "LINKROT_WAYBACK": True, "LINKROT_WAYBACK_ENDPOINT": f"http://127.0.0.1:{port}/wayback/available",
+            "LINKROT_ALERT_SMTP": f"127.0.0.1:{smtp.port}",
+            "LINKROT_ALERT_EMAIL_TO": "seo@ours.test",
+            "LINKROT_WAYBACK": True,
+            "LINKROT_WAYBACK_ENDPOINT": f"http://127.0.0.1:{port}/wayback/available",
         }
         check_backlinks(db, f"file={export}", **settings)
         assert not posts and not mailbox.messages  # new links do not alert by default
@@ -240,12 +276,18 @@ def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
         sent = {r["channel"]: r["ok"] for r in second.rows("alerts")}
         assert sent == {"stdout": 1, "webhook": 1, "email": 1}
         lost = second.one("backlink_changes", change="lost", source_url=f"http://ref.test:{port}/big.html")
-        assert lost["archived_snapshot"] == "http://archive.test/web/2026/x" and lost["archived_at"].startswith("2026-01-02")
+        assert lost["archived_snapshot"] == "http://archive.test/web/2026/x" and lost[
+            "archived_at"
+        ].startswith("2026-01-02")
 
         # a dead webhook and mail server: logged, the run's data is all there
         write(root, "big.html", f'<a href="{target}">Acme</a>')
-        dead = {**settings, "LINKROT_ALERT_CHANGES": "recovered", "LINKROT_ALERT_WEBHOOK": "http://127.0.0.1:9/hook",
-                "LINKROT_ALERT_SMTP": "127.0.0.1:9"}
+        dead = {
+            **settings,
+            "LINKROT_ALERT_CHANGES": "recovered",
+            "LINKROT_ALERT_WEBHOOK": "http://127.0.0.1:9/hook",
+            "LINKROT_ALERT_SMTP": "127.0.0.1:9",
+        }
         third = check_backlinks(db, **dead)
         assert third.one("backlink_changes", change="recovered")["source_url"].endswith("/big.html")
         failed = {r["channel"]: r["ok"] for r in third.rows("alerts") if r["run_id"] == third.run["id"]}

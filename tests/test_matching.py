@@ -75,12 +75,16 @@ def test_page_level_nofollow_makes_every_link_nofollow():
     ],
 )
 def test_fetch_outcomes_map_to_verdicts(outcome, code, verdict):
-    result = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=outcome, code=code)
+    result = judge(
+        source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=outcome, code=code
+    )
     assert result.verdict is verdict and result.reason
 
 
 def _match(nofollow=False):
-    page = parse_html(f'<a href="https://www.ours.test/x" {"rel=nofollow" if nofollow else ""}>x</a>'.encode())
+    page = parse_html(
+        f'<a href="https://www.ours.test/x" {"rel=nofollow" if nofollow else ""}>x</a>'.encode()
+    )
     return find_link(page, "https://ref.test/p", "https://www.ours.test/x")
 
 
@@ -96,21 +100,43 @@ def _match(nofollow=False):
     ],
 )
 def test_precedence_of_page_verdicts(kwargs, verdict):
-    args = {"source_url": "https://ref.test/p", "final_url": "https://ref.test/p", "outcome": Status.OK, "code": 200}
+    args = {
+        "source_url": "https://ref.test/p",
+        "final_url": "https://ref.test/p",
+        "outcome": Status.OK,
+        "code": 200,
+    }
     assert judge(**{**args, **kwargs}).verdict is verdict
 
 
 def test_reason_says_why():
-    gone = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=Status.DNS_ERROR, code=None)
+    gone = judge(
+        source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=Status.DNS_ERROR, code=None
+    )
     assert gone.reason == "the host name ref.test does not resolve"
-    removed = judge(source_url="https://ref.test/p", final_url="https://ref.test/p", outcome=Status.OK, code=200,
-                    rendered=True, target_url="https://www.ours.test/x")
-    assert removed.reason == "no link to https://www.ours.test/x or its site on the page (after rendering with Chromium)"
+    removed = judge(
+        source_url="https://ref.test/p",
+        final_url="https://ref.test/p",
+        outcome=Status.OK,
+        code=200,
+        rendered=True,
+        target_url="https://www.ours.test/x",
+    )
+    assert (
+        removed.reason
+        == "no link to https://www.ours.test/x or its site on the page (after rendering with Chromium)"
+    )
 
 
 @pytest.mark.parametrize(
     "value, seconds",
-    [(b"7", 7.0), (None, 5.0), (b"soon", 5.0), ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0)],
+    [
+        (b"7", 7.0),
+        (None, 5.0),
+        (b"soon", 5.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+    ],
 )
 def test_retry_after(value, seconds):
     from datetime import datetime, timezone

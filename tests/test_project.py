@@ -21,7 +21,9 @@ def test_settings_packages_and_pyproject_agree():
     pyproject = (ROOT / "pyproject.toml").read_text()
     packages = re.search(r"^packages = \[(.*)\]", pyproject, re.M).group(1)
     declared = {p.strip().strip('"') for p in packages.split(",")}
-    used = {m.split(".")[0] for m in settings.SPIDER_MODULES} | {p.split(".")[0] for p in settings.ITEM_PIPELINES}
+    used = {m.split(".")[0] for m in settings.SPIDER_MODULES} | {
+        p.split(".")[0] for p in settings.ITEM_PIPELINES
+    }
     assert used | {"linkrot"} <= declared
     assert 'settings = "linkrot.settings"' in pyproject  # the entry point Scrapyd needs
 
@@ -29,7 +31,11 @@ def test_settings_packages_and_pyproject_agree():
 def test_demo_command_crawls_and_summarizes(tmp_path):
     db = tmp_path / "demo.db"
     proc = subprocess.run(
-        [sys.executable, "-m", "linkrot.demo", "--db", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "linkrot.demo", "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -40,12 +46,18 @@ def test_demo_command_crawls_and_summarizes(tmp_path):
 
 def test_progress_is_logged_while_crawling(vhost_server, tmp_path):
     result = crawl(
-        tmp_path / "x.db", f"http://errors.test:{vhost_server.port}/", "max_depth=1",
-        LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=3, LINKROT_PROGRESS_INTERVAL=0.5,
+        tmp_path / "x.db",
+        f"http://errors.test:{vhost_server.port}/",
+        "max_depth=1",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        DOWNLOAD_TIMEOUT=3,
+        LINKROT_PROGRESS_INTERVAL=0.5,
     )
     lines = [line for line in result.log.splitlines() if "linkrot progress:" in line]
     assert lines, result.log[-2000:]
-    assert re.search(r"\d+ pages, \d+ external \(\d+/s now, \d+/s overall\), \d+ broken, \d+ redirecting", lines[-1])
+    assert re.search(
+        r"\d+ pages, \d+ external \(\d+/s now, \d+/s overall\), \d+ broken, \d+ redirecting", lines[-1]
+    )
 
 
 def test_every_setting_is_documented():

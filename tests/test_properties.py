@@ -73,7 +73,12 @@ def test_importers_turn_any_bytes_into_rows_or_a_clear_error(tmp_path, data):
         assert str(exc).startswith(str(path)) or "export.csv" in str(exc)
 
 
-HEADERS = ["source_url,target_url", "Referring page URL\tTarget URL", "Linking page", "Source url,Target url,Page ascore"]
+HEADERS = [
+    "source_url,target_url",
+    "Referring page URL\tTarget URL",
+    "Linking page",
+    "Source url,Target url,Page ascore",
+]
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -72,7 +71,11 @@ def deployed(scrapyd, tmp_path_factory):
     env = {**os.environ, "XDG_CONFIG_HOME": str(config_home), "PATH": f"{BIN}:{os.environ['PATH']}"}
     deploy = subprocess.run(
         [str(BIN / "scrapyd-deploy"), "test", "-p", "linkrot", "--version", "r1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     assert '"status": "ok"' in deploy.stdout, deploy.stdout
@@ -97,8 +100,11 @@ def _run(scrapyd: str, spider: str, *params: tuple[str, str]) -> dict:
 def test_deploy_schedule_and_read_rows(deployed, demo_server, tmp_path):
     db = tmp_path / "scheduled.db"
     _run(
-        deployed, "site", ("url", f"{demo_server.origin}/"),
-        ("setting", f"LINKROT_DB={db}"), ("setting", "LINKROT_PROGRESS_INTERVAL=0"),
+        deployed,
+        "site",
+        ("url", f"{demo_server.origin}/"),
+        ("setting", f"LINKROT_DB={db}"),
+        ("setting", "LINKROT_PROGRESS_INTERVAL=0"),
     )
     rows = sqlite_utils.Database(db)
     assert rows["pages"].count > 20
@@ -120,18 +126,27 @@ def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tm
         target = f"http://www.ours.test:{server.port}/x.html"
         names = ("stays", "removed", "flipped", "flaky")
         for name in names:
-            (root / "ref.test" / f"{name}.html").write_text(f'<html><body><a href="{target}">Acme</a></body></html>')
+            (root / "ref.test" / f"{name}.html").write_text(
+                f'<html><body><a href="{target}">Acme</a></body></html>'
+            )
         export = tmp_path / "export.csv"
-        export.write_text("source_url,target_url\n" + "".join(
-            f"http://ref.test:{server.port}/{n}.html,{target}\n" for n in names))
+        export.write_text(
+            "source_url,target_url\n"
+            + "".join(f"http://ref.test:{server.port}/{n}.html,{target}\n" for n in names)
+        )
         db = tmp_path / "monitor.db"
-        settings = [("setting", f"LINKROT_DB={db}"), ("setting", "LINKROT_RESOLVE=*.test=127.0.0.1"),
-                    ("setting", "LINKROT_RENDER=never"), ("setting", "RETRY_TIMES=0")]
+        settings = [
+            ("setting", f"LINKROT_DB={db}"),
+            ("setting", "LINKROT_RESOLVE=*.test=127.0.0.1"),
+            ("setting", "LINKROT_RENDER=never"),
+            ("setting", "RETRY_TIMES=0"),
+        ]
         _run(deployed, "backlinks", ("file", str(export)), *settings)
 
         (root / "ref.test" / "removed.html").write_text("<html><body>no link any more</body></html>")
         (root / "ref.test" / "flipped.html").write_text(
-            f'<html><body><a rel="nofollow" href="{target}">Acme</a></body></html>')
+            f'<html><body><a rel="nofollow" href="{target}">Acme</a></body></html>'
+        )
         server.routes["ref.test/flaky.html"] = {"status": 503, "body": "maintenance"}
         _run(deployed, "backlinks", *settings)
         db_rows = sqlite_utils.Database(db)
@@ -139,10 +154,16 @@ def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tm
 
         def changes(run_id: int) -> set[tuple[str, str, int]]:
             sql = "SELECT source_url, change, confirmed FROM backlink_changes WHERE run_id = ?"
-            return {(r["source_url"].rsplit("/", 1)[1], r["change"], r["confirmed"]) for r in db_rows.query(sql, [run_id])}
+            return {
+                (r["source_url"].rsplit("/", 1)[1], r["change"], r["confirmed"])
+                for r in db_rows.query(sql, [run_id])
+            }
 
         assert changes(runs[0]) == {(f"{n}.html", "new", 1) for n in names}
-        assert changes(runs[1]) == {("removed.html", "lost", 0), ("flipped.html", "nofollow", 1)}  # 503: no loss
+        assert changes(runs[1]) == {
+            ("removed.html", "lost", 0),
+            ("flipped.html", "nofollow", 1),
+        }  # 503: no loss
 
         _run(deployed, "backlinks", *settings)  # the next check confirms the removal
         lost = list(db_rows.query("SELECT * FROM backlink_changes WHERE change = 'lost'"))

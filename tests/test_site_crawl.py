@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import crawl
 
 
@@ -59,7 +58,12 @@ def test_redirect_chains_hop_by_hop(demo_crawl, site):
     assert demo_crawl.one("redirect_chains", url=site + "old-catalogue")["to_home"] == 0
     refresh = json.loads(demo_crawl.one("redirect_chains", url=site + "blog/old-post.html")["chain"])
     assert refresh == [
-        {"url": site + "blog/old-post.html", "status": 200, "location": "/blog/post-1.html", "via": "meta_refresh"}
+        {
+            "url": site + "blog/old-post.html",
+            "status": 200,
+            "location": "/blog/post-1.html",
+            "via": "meta_refresh",
+        }
     ]
     assert demo_crawl.one("redirect_chains", url=site + "contact")["temp_redirect"] == 1
 
@@ -88,7 +92,9 @@ def test_pages_carry_page_facts(demo_crawl, site):
     )
     pdf = demo_crawl.one("pages", url=site + "brochure.pdf")
     assert pdf["content_type"] == "application/pdf" and pdf["status"] == 200
-    link = list(demo_crawl.db.query("SELECT anchor_text FROM links WHERE target_url = ?", [site + "brochure.pdf"]))
+    link = list(
+        demo_crawl.db.query("SELECT anchor_text FROM links WHERE target_url = ?", [site + "brochure.pdf"])
+    )
     assert link == [{"anchor_text": "Download our brochure"}]  # an image link's text is its alt
 
 
@@ -115,8 +121,11 @@ def test_rerun_adds_a_run_not_duplicate_rows(demo_server, tmp_path):
 def test_every_failure_maps_to_one_status(vhost_server, tmp_path):
     port = vhost_server.port
     result = crawl(
-        tmp_path / "x.db", f"http://errors.test:{port}/",
-        LINKROT_RESOLVE="*.test=127.0.0.1", DOWNLOAD_TIMEOUT=1, REDIRECT_MAX_TIMES=5,
+        tmp_path / "x.db",
+        f"http://errors.test:{port}/",
+        LINKROT_RESOLVE="*.test=127.0.0.1",
+        DOWNLOAD_TIMEOUT=1,
+        REDIRECT_MAX_TIMES=5,
     )
     origin = f"http://errors.test:{port}"
     status = {r["url"].removeprefix(origin): r for r in result.rows("pages")}
@@ -154,7 +163,9 @@ def test_subdomains_are_external_unless_asked(vhost_server, tmp_path):
 
 def test_a_start_url_that_redirects_to_another_host_crawls_that_host(vhost_server, tmp_path):
     port = vhost_server.port
-    result = crawl(tmp_path / "x.db", f"http://old.shop.test:{port}/", LINKROT_RESOLVE="*.shop.test=127.0.0.1")
+    result = crawl(
+        tmp_path / "x.db", f"http://old.shop.test:{port}/", LINKROT_RESOLVE="*.shop.test=127.0.0.1"
+    )
     start = result.one("redirect_chains", url=f"http://old.shop.test:{port}/")
     assert start["final_url"] == f"http://www.shop.test:{port}/"
     assert result.one("pages", url=f"http://www.shop.test:{port}/about.html")["status"] == 200

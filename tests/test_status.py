@@ -63,7 +63,10 @@ def _chained(outer: Exception, inner: Exception) -> Exception:
         (DownloadFailedError("lost"), Status.CONNECTION_ERROR),
         (ResponseNeverReceived([Failure(txerror.ConnectionLost())]), Status.CONNECTION_ERROR),
         # TLS failures arrive wrapped: Twisted puts the OpenSSL error inside the reasons list
-        (ResponseNeverReceived([Failure(SSL.Error([("SSL routines", "", "wrong version number")]))]), Status.TLS_ERROR),
+        (
+            ResponseNeverReceived([Failure(SSL.Error([("SSL routines", "", "wrong version number")]))]),
+            Status.TLS_ERROR,
+        ),
         (_chained(DownloadFailedError("x"), ResponseFailed([Failure(SSL.Error())])), Status.TLS_ERROR),
         (ssl.SSLError("handshake"), Status.TLS_ERROR),
         (DownloadCancelledError("larger than download max size"), Status.TOO_LARGE),

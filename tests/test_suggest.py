@@ -23,7 +23,11 @@ PAGES = [
 @pytest.mark.parametrize(
     "dead, expected, home",
     [
-        (f"{S}/products/blue-widget-2019.html", f"{S}/products/blue-widget-pro.html", False),  # same section wins
+        (
+            f"{S}/products/blue-widget-2019.html",
+            f"{S}/products/blue-widget-pro.html",
+            False,
+        ),  # same section wins
         (f"{S}/blog/blue-widget-review-old.html", f"{S}/blog/blue-widget-review.html", False),
         (f"{S}/shop/red_widget", f"{S}/products/red-widget.html", False),  # slug words across sections
         (f"{S}/refund-policy", f"{S}/support/returns.html", False),  # a word of the title
@@ -61,7 +65,9 @@ def test_overrides_win_and_can_say_no_redirect(tmp_path):
     path.write_text(f"from_url,to_url,note\n{S}/old,{S}/new,agreed with marketing\n{S}/gone,,page retired\n")
     overrides = read_overrides(path)
     assert overrides[f"{S}/old"].suggested_target == f"{S}/new"
-    assert overrides[f"{S}/old"].reason == "agreed with marketing" and overrides[f"{S}/old"].origin == "override"
+    assert (
+        overrides[f"{S}/old"].reason == "agreed with marketing" and overrides[f"{S}/old"].origin == "override"
+    )
     assert overrides[f"{S}/gone"].suggested_target is None
     assert read_overrides(tmp_path / "missing.csv") == {}
 

@@ -94,7 +94,13 @@ def test_scope_with_subdomains():
 
 
 @pytest.mark.parametrize(
-    "base", ["https://example.com", "https://example.com/a/b", "https://example.com?x=1", "https://u@example.com:8443/x"]
+    "base",
+    [
+        "https://example.com",
+        "https://example.com/a/b",
+        "https://example.com?x=1",
+        "https://u@example.com:8443/x",
+    ],
 )
 def test_root_relative_fast_path_matches_urljoin(base):
     from urllib.parse import urljoin
