@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _BASE_META = {"dont_redirect": True, "handle_httpstatus_all": True, "dont_merge_cookies": True}
 _QUEUE_BATCH = 500
+RENDER_SLOT = "linkrot-render"
 
 
 class BacklinksSpider(Spider):
@@ -61,13 +62,19 @@ class BacklinksSpider(Spider):
         )
         if str(settings.get("LINKROT_RENDER") or "auto").lower() == "never":
             return
-        handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        handler = "linkrot.browser.SharedPlaywrightHandler"  # one driver and browser for http and https
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
         options = launch_options(
             find_chromium(settings.get("LINKROT_CHROMIUM")), HostMap.parse(settings.get("LINKROT_RESOLVE"))
         )
         settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
         settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
+        # renders queue in a slot of their own, as wide as the browser: waiting for a browser page
+        # must not hold the slots that plain fetches need (measured: it slowed every check to the
+        # browser's pace)
+        slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+        slots[RENDER_SLOT] = {"concurrency": settings.getint("LINKROT_RENDER_PAGES"), "delay": 0}
+        settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
         settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, priority="spider")
         settings.set(
             "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("LINKROT_RENDER_PAGES"), priority="spider"
@@ -357,8 +364,9 @@ class BacklinksSpider(Spider):
             "playwright_page_goto_kwargs": {"wait_until": "load"},
             "playwright_page_methods": [PageMethod(settle, self.config.render_wait)],
             "dont_obey_robotstxt": True,  # the static fetch already asked robots.txt
+            "download_slot": RENDER_SLOT,
         }
-        for key in ("download_latency", "download_slot", "download_timeout", "depth", "retry_times"):
+        for key in ("download_latency", "download_timeout", "depth", "retry_times"):
             render_meta.pop(key, None)
         return Request(
             response.url,

@@ -97,6 +97,32 @@ def _run(scrapyd: str, spider: str, *params: tuple[str, str]) -> dict:
         time.sleep(0.5)
 
 
+def _run_cron_line(scrapyd: str, options: list[str]) -> dict:
+    """Run what the cron line of `linkrot schedule` would run: its curl command, against this Scrapyd."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from linkrot.cli import cli
+
+    printed = CliRunner().invoke(cli, ["schedule", "--scrapyd", scrapyd, *options])
+    assert printed.exit_code == 0, printed.output
+    command = shlex.split(printed.output.split(" ", 5)[5].split(" >/dev/null")[0].replace("\\%", "%"))
+    assert command[0] == "curl" and command[4] == f"{scrapyd}/schedule.json"
+    data = [tuple(command[i + 1].split("=", 1)) for i, arg in enumerate(command) if arg == "-d"]
+    jobs_before = {j["id"] for j in _call(scrapyd, "listjobs.json?project=linkrot")["finished"]}
+    job = _call(scrapyd, "schedule.json", data)
+    assert job["status"] == "ok", job
+    deadline = time.monotonic() + 180
+    while True:
+        finished = [j for j in _call(scrapyd, "listjobs.json?project=linkrot")["finished"] if j["id"] == job["jobid"]]
+        if finished:
+            assert job["jobid"] not in jobs_before
+            return finished[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
 def test_deploy_schedule_and_read_rows(deployed, demo_server, tmp_path):
     db = tmp_path / "scheduled.db"
     _run(
@@ -141,7 +167,9 @@ def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tm
             ("setting", "LINKROT_RENDER=never"),
             ("setting", "RETRY_TIMES=0"),
         ]
-        _run(deployed, "backlinks", ("file", str(export)), *settings)
+        # the first run the way cron starts it: the line `linkrot schedule` prints
+        _run_cron_line(deployed, ["--spider", "backlinks", "-a", f"file={export}",
+                                  *[a for _, v in settings for a in ("-s", v.removeprefix("setting="))]])
 
         (root / "ref.test" / "removed.html").write_text("<html><body>no link any more</body></html>")
         (root / "ref.test" / "flipped.html").write_text(
