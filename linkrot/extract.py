@@ -91,6 +91,15 @@ def parse_refresh(content: str | None) -> str | None:
     return match.group(2).strip().strip("'\"").strip() or None
 
 
+def _keep_trailing_content(body: bytes) -> bytes:
+    """Drop ``</body>`` and ``</html>`` when something follows them (rare: skip the copy otherwise)."""
+    for end in (b"</html>", b"</HTML>", b"</Html>"):
+        cut = body.rfind(end)
+        if cut != -1:
+            return _END_TAGS.sub(b"", body) if body[cut + len(end) :].strip() else body
+    return body  # no </html>: libxml2 keeps whatever follows </body>
+
+
 def parse_html(body: bytes, encoding: str | None = None) -> Page:
     """Parse an HTML document; never raises on bad markup (an empty Page instead)."""
     page = Page()
@@ -98,7 +107,7 @@ def parse_html(body: bytes, encoding: str | None = None) -> Page:
         return page
     parser = _parser(encoding)
     try:
-        root = etree.fromstring(_END_TAGS.sub(b"", body), parser)
+        root = etree.fromstring(_keep_trailing_content(body), parser)
     except (etree.ParserError, ValueError):
         return page
     if root is None:

@@ -83,11 +83,23 @@ async def abort_request(request: Any) -> bool:
     return any(forbidden_reason(str(info[4][0])) is not None for info in answers)
 
 
-async def settle(page: Any, wait_seconds: float) -> None:
-    """After ``load``, give scripts until the network is idle, but never more than ``wait_seconds``."""
-    from playwright.async_api import Error as PlaywrightError
+# true once the page links to one of the sites (host without "www." and port) we look for
+_HAS_LINK = "hosts => Array.from(document.links).some(a => hosts.includes(a.hostname.replace(/^www\\./, '')))"
 
-    try:
-        await page.wait_for_load_state("networkidle", timeout=wait_seconds * 1000)
-    except PlaywrightError:  # a page that polls for ever: read what it has built by now
-        pass
+
+async def settle(page: Any, wait_seconds: float, hosts: list[str] | None = None) -> None:
+    """After ``load``, wait until the network is idle or a link to one of ``hosts`` appears.
+
+    Whichever comes first, and never more than ``wait_seconds``: most pages that
+    build links do it on load, so the link shows up before the network has been
+    quiet for the 500 ms "idle" needs (measured: it sets the pace of a run).
+    """
+    timeout = wait_seconds * 1000
+    waits = [asyncio.ensure_future(page.wait_for_load_state("networkidle", timeout=timeout))]
+    if hosts:
+        waits.append(asyncio.ensure_future(page.wait_for_function(_HAS_LINK, arg=hosts, timeout=timeout)))
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    # a timeout or a closed page only means "read what the page has built by now"
+    await asyncio.gather(*done, *pending, return_exceptions=True)

@@ -30,6 +30,8 @@ class TrapGuard:
             self.variants[base] += 1
             if self.variants[base] > self.max_query_variants:
                 return f"{base}?…", f"more than {self.max_query_variants} query strings of one path"
+        if url.count("/") <= 2 * REPEATS + 2:  # most URLs: too short to repeat, skip the parse
+            return None
         path = urlsplit(url).path
         if path.count("/") > 2 * REPEATS:
             segments = Counter(s for s in path.split("/") if s)

@@ -26,7 +26,7 @@ from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.lock import RunLock
-from linkrot.matching import find_link
+from linkrot.matching import find_link, site_key
 from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
 from linkrot.render import abort_request, find_chromium, launch_options, settle
 from linkrot.resolver import HostMap
@@ -144,14 +144,10 @@ class BacklinksSpider(Spider):
             store.attach_imports(self.run_id, self.import_ids)
             for key, value in self.import_counts.items():
                 self.crawler.stats.set_value(f"linkrot/import/{key}", value)
-            site_key = None
-            if self.config.site and not self.import_ids:
-                from linkrot.matching import site_key as key_of
-
-                site_key = key_of(self.config.site)
+            only_site = site_key(self.config.site) if self.config.site and not self.import_ids else None
             if getattr(self, "resumed", False):  # the queue of the run is there; skip what it checked
                 self.targets_seen = store.done_urls(self.run_id)
-            pages, backlinks = store.queue_checks(self.run_id, self.import_ids or None, site_key)
+            pages, backlinks = store.queue_checks(self.run_id, self.import_ids or None, only_site)
             stats = self.crawler.stats
             stats.set_value("linkrot/backlinks/pages_queued", pages)
             stats.set_value("linkrot/backlinks/queued", backlinks)
@@ -347,6 +343,11 @@ class BacklinksSpider(Spider):
             for _, target, any_target, _ in backlinks
         )
 
+    @staticmethod
+    def sites_of(meta: dict) -> list[str]:
+        """The sites (host without www. and port) the page's backlinks point to."""
+        return sorted({key for _, target, _, _ in meta["linkrot_backlinks"] if (key := site_key(target))})
+
     def render_request(
         self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict
     ) -> Request:
@@ -362,7 +363,7 @@ class BacklinksSpider(Spider):
             "linkrot_headers": headers,
             "playwright": True,
             "playwright_page_goto_kwargs": {"wait_until": "load"},
-            "playwright_page_methods": [PageMethod(settle, self.config.render_wait)],
+            "playwright_page_methods": [PageMethod(settle, self.config.render_wait, self.sites_of(meta))],
             "dont_obey_robotstxt": True,  # the static fetch already asked robots.txt
             "download_slot": RENDER_SLOT,
         }

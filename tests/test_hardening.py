@@ -145,3 +145,15 @@ def test_crawl_traps_stop_with_default_limits_and_are_reported(vhost_server, tmp
     )
     assert max(r["depth"] for r in calendar.rows("pages")) == 30  # the default depth limit
     assert "deeper than LINKROT_MAX_DEPTH (30)" in calendar.one("crawl_traps")["reason"]
+
+
+def test_trap_guard_cases():
+    from linkrot.traps import TrapGuard
+
+    guard = TrapGuard(max_query_variants=3)
+    assert [guard.check(f"https://s.test/cal?m={i}") for i in range(3)] == [None] * 3
+    assert guard.check("https://s.test/cal?m=9") == ("https://s.test/cal?…", "more than 3 query strings of one path")
+    assert guard.check("https://s.test/a/b/c/d/e/f/g/h") is None  # deep is not a loop
+    pattern, reason = guard.check("https://s.test/docs/x/docs/x/docs/x/page")
+    assert pattern == "https://s.test/docs/…" and reason == "the segment 'docs' repeats 3 times"
+    assert guard.is_new(pattern, reason) and not guard.is_new(pattern, reason)
