@@ -22,6 +22,7 @@ from linkrot import anchors
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
 from linkrot.config import BacklinksConfig, as_bool
+from linkrot.errors import ConfigError
 from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
@@ -99,6 +100,9 @@ class BacklinksSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = config = BacklinksConfig.from_settings(crawler.settings, kwargs)
+        if config.render != "never" and str(crawler.settings.get("LINKROT_RENDER")).lower() == "never":
+            # the browser's download handler is installed from settings, before spider arguments exist
+            raise ConfigError(f"-a render={config.render} needs the browser: use -s LINKROT_RENDER={config.render}")
         spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
         crawler.signals.connect(spider.lock.release, signals.spider_closed)
         spider.run_args = {k: v for k, v in kwargs.items() if k != "resume"}
@@ -109,8 +113,6 @@ class BacklinksSpider(Spider):
         try:
             spider.import_ids, spider.import_counts = import_files(store, config.files, site=config.site)
             if not store.backlink_count():
-                from linkrot.errors import ConfigError
-
                 raise ConfigError("no backlinks to check: import an export with -a file=PATH")
         finally:
             store.close()
