@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     store.close()
     db = os.path.relpath(args.db)
     db = args.db if db.startswith("..") else db
-    print(f"\nDatabase: {db}\nExplore it: .venv/bin/datasette {db}   (then open http://127.0.0.1:8001/)")
+    print(
+        f"\nDatabase: {db}\n"
+        f"Explore it: .venv/bin/linkrot explore --db {db}   (Datasette; then open http://127.0.0.1:8001/)\n"
+        f"   or just: .venv/bin/datasette {db}\n"
+        f"Report:     .venv/bin/linkrot report --db {db}"
+    )
     return 0
 
 

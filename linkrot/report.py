@@ -103,6 +103,16 @@ def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> d
                 LIMIT {int(top)}"""
         ),
         "lost_links_by_domain": lost,
+        # KPIs (article 004): monthly figures against the healthy bands, the anchor mix, loss spikes
+        "kpi_monthly": store.rows("SELECT * FROM kpi_monthly ORDER BY month DESC LIMIT 12"),
+        "kpi_latest_run": (store.rows("SELECT * FROM kpi_runs ORDER BY run_id DESC LIMIT 1") or [None])[0],
+        "anchor_mix": store.rows("SELECT * FROM anchor_mix"),
+        "loss_spikes": store.rows(f"SELECT * FROM loss_spikes LIMIT {int(top)}"),
+        "changes": counts(
+            "SELECT change || CASE WHEN change = 'lost' AND confirmed = 0 THEN ' (pending)' ELSE '' END AS k, "
+            "count(*) AS n FROM backlink_changes WHERE run_id = (SELECT max(run_id) FROM backlink_checks) "
+            "OR confirmed_run_id = (SELECT max(run_id) FROM backlink_checks) GROUP BY 1"
+        ),
     }
 
 
@@ -187,6 +197,53 @@ def sections(data: dict[str, Any]) -> list[Section]:
                 for r in data["redirect_chains"]
             ],
         ),
+        _kpi_section(data),
+        counted("Changes in the latest backlinks run", "change", data.get("changes", {})),
+        Section(
+            "Link loss rate per month (healthy: under 3-4% a month)",
+            [
+                "month",
+                "referring domains",
+                "growth %",
+                "links live at start",
+                "confirmed losses",
+                "loss rate %",
+                "band",
+            ],
+            [
+                [
+                    r["month"],
+                    r["referring_domains"],
+                    _number(r["referring_domains_growth_pct"]),
+                    r["links_live_at_start"],
+                    r["confirmed_losses"],
+                    _number(r["loss_rate_pct"]),
+                    r["loss_rate_band"],
+                ]
+                for r in data.get("kpi_monthly", [])
+            ],
+        ),
+        Section(
+            "Anchor-text mix (healthy: branded 40-50%, naked URL 20-25%, generic and partial 10-15%, exact 3-5%)",
+            ["anchor class", "links", "share %", "healthy %", "versus healthy"],
+            [
+                [
+                    r["anchor_class"],
+                    r["links"],
+                    _number(r["share_pct"]),
+                    f"{r['healthy_low_pct']}-{r['healthy_high_pct']}"
+                    if r["healthy_low_pct"] is not None
+                    else "",
+                    r["versus_healthy"] or "",
+                ]
+                for r in data.get("anchor_mix", [])
+            ],
+        ),
+        Section(
+            "Loss spikes (a site-wide change on their side, not separate losses)",
+            ["domain", "day", "losses", "verdicts"],
+            [[r["source_domain"], r["day"], r["losses"], r["statuses"]] for r in data.get("loss_spikes", [])],
+        ),
         Section(
             "Lost links by referring domain",
             ["domain", "links", "verdicts", "authority", "mark"],
@@ -196,6 +253,25 @@ def sections(data: dict[str, Any]) -> list[Section]:
             ],
         ),
     ]
+
+
+def _kpi_section(data: dict[str, Any]) -> Section:
+    run = data.get("kpi_latest_run")
+    rows = []
+    if run:
+        rows = [
+            ["referring domains (distinct registrable domains linking)", run["referring_domains"], ""],
+            ["links live", run["links_live"], ""],
+            ["follow ratio", _number(run["follow_ratio"]), "70-80% followed is typical"],
+            [
+                "average authority of linking domains",
+                _number(run["avg_domain_authority"]),
+                "40+ in competitive niches",
+            ],
+            ["new links / confirmed losses", f"{run['new_links']} / {run['confirmed_losses']}", ""],
+            ["noise (blocked, server errors)", run["noise"], "re-checked, never counted as losses"],
+        ]
+    return Section("Backlink KPIs (latest run)", ["KPI", "value", "healthy"], rows)
 
 
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], " ")

@@ -148,6 +148,30 @@ def test_changes_across_runs(web, tmp_path):
     assert [r["change"] for r in fourth.rows("backlink_changes", run_id=fourth.run["id"])] == ["recovered"]
     assert fourth.db["backlink_checks"].count == 16  # every check kept: a timeline per backlink
 
+    # the KPIs, in the report and as views
+    import json as jsonlib
+
+    from click.testing import CliRunner
+
+    from linkrot.cli import cli
+
+    report = jsonlib.loads(CliRunner().invoke(cli, ["report", "--db", str(db), "--format", "json"]).output)
+    month = report["kpi_monthly"][0]
+    assert (month["links_live_at_start"], month["confirmed_losses"], month["loss_rate_pct"]) == (4, 1, 25.0)
+    assert month["loss_rate_band"].startswith("reclamation problem")
+    assert report["kpi_latest_run"]["referring_domains"] == 1 and report["kpi_latest_run"]["noise"] == 1
+    assert report["anchor_mix"] == [
+        {
+            "anchor_class": "branded",
+            "links": 3,
+            "share_pct": 100.0,
+            "healthy_low_pct": 40,
+            "healthy_high_pct": 50,
+            "versus_healthy": "above",
+        }
+    ]
+    assert report["changes"] == {"recovered": 1}
+
 
 def test_an_immediate_recheck_confirms_in_the_same_run(web, tmp_path):
     server, root = web
@@ -296,3 +320,41 @@ def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
     finally:
         hook.shutdown()
         smtp.stop()
+
+
+def test_many_losses_from_one_domain_on_one_day_are_a_spike(tmp_path):
+    from linkrot.history import Policy
+    from linkrot.items import BacklinkCheck
+    from linkrot.store import Store
+
+    store = Store(tmp_path / "x.db")
+    rows = [
+        {
+            "source_url": f"https://blog.big.test/post-{i}",
+            "target_url": "https://www.ours.test/",
+            "target_site": "ours.test",
+            "source_host": "blog.big.test",
+            "source_domain": "big.test",
+            "line": i + 2,
+            "any_target": 0,
+        }
+        for i in range(4)
+    ] + [
+        {
+            "source_url": "https://small.test/p",
+            "target_url": "https://www.ours.test/",
+            "target_site": "ours.test",
+            "source_host": "small.test",
+            "source_domain": "small.test",
+            "line": 6,
+            "any_target": 0,
+        }
+    ]
+    store.import_backlinks(store.start_import(None, "x.csv", "plain", "utf-8"), rows)
+    ids = [r["id"] for r in store.rows("SELECT id FROM backlinks ORDER BY id")]
+    for status, found in (("live", True), ("link_removed", False)):
+        run = store.start_run("backlinks", None, {})
+        store.write_checks(run, [BacklinkCheck(i, status, "", "ok", 200, link_found=found) for i in ids])
+        store.apply_history(run, Policy(confirm_checks=1))
+    spikes = store.rows("SELECT source_domain, losses FROM loss_spikes")
+    assert spikes == [{"source_domain": "big.test", "losses": 4}]  # small.test's one loss is just a loss
