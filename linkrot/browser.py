@@ -10,11 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy import signals
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+from .proxy import GuardProxy
+from .resolver import HostMap
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
+    """Also runs the address-checking proxy Chromium connects through (``linkrot.proxy``)."""
+
     _closed = False
+    proxy: GuardProxy | None = None
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        port = crawler.settings.getint("LINKROT_BROWSER_PROXY_PORT")
+        if port:
+            self.proxy = GuardProxy(
+                port, HostMap.parse(crawler.settings.get("LINKROT_RESOLVE")), crawler.stats
+            )
+            crawler.signals.connect(self.proxy.start, signals.engine_started)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SharedPlaywrightHandler:
@@ -29,3 +45,5 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             return
         self._closed = True
         await super().close()
+        if self.proxy is not None:
+            await self.proxy.stop()

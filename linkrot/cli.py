@@ -361,16 +361,30 @@ def _pairs(values: tuple[str, ...], option: str) -> tuple[tuple[str, str], ...]:
 
 @cli.command()
 @click.option("--spider", type=click.Choice(["site", "backlinks"]), required=True)
-@click.option("--every", default="weekly", show_default=True,
-              help="hourly, daily, weekly, monthly, or five cron fields.")
+@click.option(
+    "--every",
+    default="weekly",
+    show_default=True,
+    help="hourly, daily, weekly, monthly, or five cron fields.",
+)
 @click.option("--scrapyd", default="http://127.0.0.1:6800", show_default=True, help="Scrapyd's address.")
-@click.option("--project", default="linkrot", show_default=True, help="The project name given to scrapyd-deploy.")
+@click.option(
+    "--project", default="linkrot", show_default=True, help="The project name given to scrapyd-deploy."
+)
 @click.option("-a", "args", multiple=True, metavar="NAME=VALUE", help="A spider argument (repeatable).")
 @click.option("-s", "settings_", multiple=True, metavar="NAME=VALUE", help="A Scrapy setting (repeatable).")
 @click.option("--systemd", is_flag=True, help="Print a systemd service and timer instead of a cron line.")
 @click.option("--install", is_flag=True, help="Add the line to your crontab (replacing the one it had).")
-def schedule(every: str, spider: str, scrapyd: str, project: str, args: tuple[str, ...],
-             settings_: tuple[str, ...], systemd: bool, install: bool) -> None:
+def schedule(
+    every: str,
+    spider: str,
+    scrapyd: str,
+    project: str,
+    args: tuple[str, ...],
+    settings_: tuple[str, ...],
+    systemd: bool,
+    install: bool,
+) -> None:
     """Print (or install) a cron line that runs a spider on Scrapyd.
 
     Scrapyd has no scheduler: cron calls its schedule.json. Runs never
@@ -391,7 +405,9 @@ def schedule(every: str, spider: str, scrapyd: str, project: str, args: tuple[st
         if systemd:
             for name, text in systemd_units(job).items():
                 click.echo(f"# {name}\n{text}")
-            click.echo("# then: systemctl daemon-reload && systemctl enable --now " + f"linkrot-{spider}.timer")
+            click.echo(
+                "# then: systemctl daemon-reload && systemctl enable --now " + f"linkrot-{spider}.timer"
+            )
             return
         line = cron_line(job)
     except ValueError as exc:
@@ -401,7 +417,9 @@ def schedule(every: str, spider: str, scrapyd: str, project: str, args: tuple[st
         return
     current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
     table = current.stdout if current.returncode == 0 else ""
-    done = subprocess.run(["crontab", "-"], input=installed(table, job), text=True, capture_output=True, check=False)
+    done = subprocess.run(
+        ["crontab", "-"], input=installed(table, job), text=True, capture_output=True, check=False
+    )
     if done.returncode != 0:
         raise click.ClickException(f"crontab refused the line: {done.stderr.strip() or done.returncode}")
     click.echo(f"installed: {line}")

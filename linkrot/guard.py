@@ -11,8 +11,8 @@ resolver (``linkrot.resolver.MappingResolver``) checks every answer it gives,
 so a name that resolves to a public address at first and to 127.0.0.1 later
 (DNS rebinding) is caught on the answer used for the connection.  IP literals
 never reach a resolver: :class:`AddressGuardMiddleware` checks them.  Chromium
-resolves names itself; its requests are checked by ``linkrot.render`` before
-they leave the browser (see the README for what that cannot cover).
+resolves names itself, so it reaches the web only through ``linkrot.proxy``,
+which checks the address it connects to in the same way.
 
 Allowed: hosts mapped with ``LINKROT_RESOLVE`` (the user said where they are),
 the site given with ``-a site=``, and everything with ``LINKROT_ALLOW_PRIVATE``.

@@ -53,40 +53,32 @@ def find_chromium(configured: str | None) -> str | None:
     return None
 
 
-def launch_options(chromium: str | None, hostmap: HostMap) -> dict[str, Any]:
-    """``PLAYWRIGHT_LAUNCH_OPTIONS`` for a headless system Chromium."""
+def launch_options(chromium: str | None, hostmap: HostMap, proxy_port: int | None = None) -> dict[str, Any]:
+    """``PLAYWRIGHT_LAUNCH_OPTIONS`` for a headless system Chromium.
+
+    With ``proxy_port`` every request goes through linkrot's checking proxy, loopback
+    included (Chromium exempts it unless told ``<-loopback>``).
+    """
     args = list(CHROMIUM_FLAGS)
     if hostmap:
         args.append(f"--host-resolver-rules={hostmap.chromium_host_rules()}")
+    if proxy_port:
+        args += [f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
     options: dict[str, Any] = {"headless": True, "args": args}
     if chromium:
         options["executable_path"] = chromium
     return options
 
 
-async def abort_request(request: Any) -> bool:
-    """``PLAYWRIGHT_ABORT_REQUEST``: skip what cannot change the page's links, and what must not be reached.
-
-    Chromium resolves names itself, so each request's host is resolved here
-    and refused when any of its addresses is forbidden (``linkrot.guard``).
-    Chromium's own lookup happens after this one: a rebinding DNS server could
-    still answer differently in between, which is why pages are rendered only
-    after a static fetch of the same URL passed the connect-time check.
-    """
+def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: skip what cannot change the page's links, and IP literals that
+    must not be reached; names are checked by the proxy, after DNS (``linkrot.proxy``)."""
     if request.resource_type in _ABORTED_TYPES:
         return True
     if not POLICY.enabled:
         return False
     host = url_host(request.url)
-    if not host or POLICY.allows_host(host):
-        return False
-    if forbidden_reason(host) is not None:
-        return True
-    try:
-        answers = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return False  # Chromium will fail to resolve it too
-    return any(forbidden_reason(str(info[4][0])) is not None for info in answers)
+    return bool(host) and not POLICY.allows_host(host) and forbidden_reason(host) is not None
 
 
 # true once the page links to one of the sites (host without "www." and port) we look for

@@ -20,8 +20,12 @@ EVERY = {
     "monthly": "23 5 1 * *",
 }
 #: the same cadences as systemd calendar events
-CALENDAR = {"hourly": "*-*-* *:17:00", "daily": "*-*-* 05:23:00", "weekly": "Mon *-*-* 05:23:00",
-            "monthly": "*-*-01 05:23:00"}
+CALENDAR = {
+    "hourly": "*-*-* *:17:00",
+    "daily": "*-*-* 05:23:00",
+    "weekly": "Mon *-*-* 05:23:00",
+    "monthly": "*-*-01 05:23:00",
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,17 @@ class Job:
         return fields
 
     def curl(self) -> list[str]:
-        command = ["curl", "-fsS", "--max-time", "60", f"{self.scrapyd.rstrip('/')}/schedule.json",
-                   "-d", f"project={self.project}", "-d", f"spider={self.spider}"]
+        command = [
+            "curl",
+            "-fsS",
+            "--max-time",
+            "60",
+            f"{self.scrapyd.rstrip('/')}/schedule.json",
+            "-d",
+            f"project={self.project}",
+            "-d",
+            f"spider={self.spider}",
+        ]
         for name, value in self.args:
             command += ["-d", f"{name}={value}"]
         for name, value in self.settings:

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
+from .matching import link_key
 from .urls import normalize_url
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -89,7 +90,9 @@ def _profile(url: str) -> tuple[set[str], set[str], str | None]:
 
 def suggest(dead_url: str, candidates: Iterable[Candidate]) -> Suggestion:
     """The best live page for ``dead_url`` among ``candidates`` (pages of the same site)."""
-    pool = [c for c in candidates if c.url != dead_url]
+    dead_key = link_key(dead_url)
+    # the dead URL itself under another scheme or with a slash is not a target: it would loop
+    pool = [c for c in candidates if link_key(c.url) != dead_key]
     home = next((c for c in pool if is_home(c.url)), None)
     slug, path, section = _profile(dead_url)
     wanted = slug | path

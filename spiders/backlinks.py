@@ -28,6 +28,7 @@ from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.lock import RunLock
 from linkrot.matching import find_link, site_key
+from linkrot.proxy import reserve_port
 from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
 from linkrot.render import abort_request, find_chromium, launch_options, settle
 from linkrot.resolver import HostMap
@@ -65,8 +66,13 @@ class BacklinksSpider(Spider):
             return
         handler = "linkrot.browser.SharedPlaywrightHandler"  # one driver and browser for http and https
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
+        # Chromium connects through linkrot's proxy, which checks each address after DNS (linkrot.proxy)
+        proxy_port = reserve_port()
+        settings.set("LINKROT_BROWSER_PROXY_PORT", proxy_port, priority="spider")
         options = launch_options(
-            find_chromium(settings.get("LINKROT_CHROMIUM")), HostMap.parse(settings.get("LINKROT_RESOLVE"))
+            find_chromium(settings.get("LINKROT_CHROMIUM")),
+            HostMap.parse(settings.get("LINKROT_RESOLVE")),
+            proxy_port,
         )
         settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
         settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
@@ -102,7 +108,9 @@ class BacklinksSpider(Spider):
         spider.config = config = BacklinksConfig.from_settings(crawler.settings, kwargs)
         if config.render != "never" and str(crawler.settings.get("LINKROT_RENDER")).lower() == "never":
             # the browser's download handler is installed from settings, before spider arguments exist
-            raise ConfigError(f"-a render={config.render} needs the browser: use -s LINKROT_RENDER={config.render}")
+            raise ConfigError(
+                f"-a render={config.render} needs the browser: use -s LINKROT_RENDER={config.render}"
+            )
         spider.lock = RunLock(crawler.settings.get("LINKROT_DB"), cls.name).acquire()
         crawler.signals.connect(spider.lock.release, signals.spider_closed)
         spider.run_args = {k: v for k, v in kwargs.items() if k != "resume"}

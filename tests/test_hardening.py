@@ -69,6 +69,9 @@ def test_imported_urls_never_reach_private_addresses(backlinks_web, tmp_path):
     assert rows[f"http://live.test:{port}/post.html"]["status"] == "live"
     paths = [path for _, _, path in backlinks_web.hits[hits_before:]]
     assert not [p for p in paths if p.startswith("/ssrf-")], paths  # nothing reached the "internal" server
+    # the page's scripts asked for http://localhost:…: refused by the browser's proxy, after DNS
+    assert result.stats["linkrot/render/proxy_refused"] >= 1
+    assert result.stats["linkrot/render/proxy_connections"] > result.stats["linkrot/render/proxy_refused"]
 
     allowed = check_backlinks(
         tmp_path / "y.db",
@@ -152,7 +155,10 @@ def test_trap_guard_cases():
 
     guard = TrapGuard(max_query_variants=3)
     assert [guard.check(f"https://s.test/cal?m={i}") for i in range(3)] == [None] * 3
-    assert guard.check("https://s.test/cal?m=9") == ("https://s.test/cal?…", "more than 3 query strings of one path")
+    assert guard.check("https://s.test/cal?m=9") == (
+        "https://s.test/cal?…",
+        "more than 3 query strings of one path",
+    )
     assert guard.check("https://s.test/a/b/c/d/e/f/g/h") is None  # deep is not a loop
     pattern, reason = guard.check("https://s.test/docs/x/docs/x/docs/x/page")
     assert pattern == "https://s.test/docs/…" and reason == "the segment 'docs' repeats 3 times"

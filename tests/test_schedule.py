@@ -19,20 +19,37 @@ def run(*args: str, env: dict | None = None):
 
 
 def test_cron_line_calls_schedule_json():
-    result = run("--spider", "backlinks", "--every", "weekly", "-a", "file=/srv/ahrefs 100%.csv",
-                 "-s", "LINKROT_DB=/var/lib/linkrot/linkrot.db")
+    result = run(
+        "--spider",
+        "backlinks",
+        "--every",
+        "weekly",
+        "-a",
+        "file=/srv/ahrefs 100%.csv",
+        "-s",
+        "LINKROT_DB=/var/lib/linkrot/linkrot.db",
+    )
     assert result.exit_code == 0, result.output
     line = result.output.strip()
     assert line.startswith("23 5 * * 1 curl -fsS --max-time 60 http://127.0.0.1:6800/schedule.json ")
     assert "-d project=linkrot -d spider=backlinks" in line
     assert "'file=/srv/ahrefs 100\\%.csv'" in line  # quoted for the shell, % escaped for cron
     assert "-d setting=LINKROT_DB=/var/lib/linkrot/linkrot.db" in line
-    assert line.endswith("# linkrot:linkrot:backlinks:" + Job("backlinks", "weekly", args=(("file", "/srv/ahrefs 100%.csv"),),
-                         settings=(("LINKROT_DB", "/var/lib/linkrot/linkrot.db"),)).tag.rsplit(":", 1)[1])
+    assert line.endswith(
+        "# linkrot:linkrot:backlinks:"
+        + Job(
+            "backlinks",
+            "weekly",
+            args=(("file", "/srv/ahrefs 100%.csv"),),
+            settings=(("LINKROT_DB", "/var/lib/linkrot/linkrot.db"),),
+        ).tag.rsplit(":", 1)[1]
+    )
 
 
 def test_cron_fields_and_bad_cadence():
-    assert run("--spider", "site", "--every", "0 3 * * *", "-a", "url=https://x.test/").output.startswith("0 3 * * * ")
+    assert run("--spider", "site", "--every", "0 3 * * *", "-a", "url=https://x.test/").output.startswith(
+        "0 3 * * * "
+    )
     bad = run("--spider", "site", "--every", "fortnightly")
     assert bad.exit_code == 3 and "expected hourly, daily, weekly, monthly or five cron fields" in bad.output
     assert run("--spider", "site", "-a", "no-equals").exit_code == 3
@@ -50,10 +67,12 @@ def test_install_replaces_its_own_line_and_keeps_the_others(tmp_path):
     table = tmp_path / "table"
     table.write_text("0 1 * * * backup.sh\n")
     fake = tmp_path / "crontab"
-    fake.write_text(f"#!{sys.executable}\nimport sys\n"
-                    f"path = {str(table)!r}\n"
-                    "if sys.argv[1] == '-l':\n    sys.stdout.write(open(path).read())\n"
-                    "else:\n    open(path, 'w').write(sys.stdin.read())\n")
+    fake.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"path = {str(table)!r}\n"
+        "if sys.argv[1] == '-l':\n    sys.stdout.write(open(path).read())\n"
+        "else:\n    open(path, 'w').write(sys.stdin.read())\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
     for every in ("weekly", "daily"):
@@ -74,5 +93,11 @@ def test_install_is_pure():
 
 def test_help_has_an_example():
     assert "Example:" in run("--help").output
-    assert subprocess.run([str(Path(sys.executable).parent / "linkrot"), "schedule", "--help"],
-                          capture_output=True, check=False).returncode == 0
+    assert (
+        subprocess.run(
+            [str(Path(sys.executable).parent / "linkrot"), "schedule", "--help"],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )

@@ -115,7 +115,9 @@ def _run_cron_line(scrapyd: str, options: list[str]) -> dict:
     assert job["status"] == "ok", job
     deadline = time.monotonic() + 180
     while True:
-        finished = [j for j in _call(scrapyd, "listjobs.json?project=linkrot")["finished"] if j["id"] == job["jobid"]]
+        finished = [
+            j for j in _call(scrapyd, "listjobs.json?project=linkrot")["finished"] if j["id"] == job["jobid"]
+        ]
         if finished:
             assert job["jobid"] not in jobs_before
             return finished[0]
@@ -168,8 +170,16 @@ def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tm
             ("setting", "RETRY_TIMES=0"),
         ]
         # the first run the way cron starts it: the line `linkrot schedule` prints
-        _run_cron_line(deployed, ["--spider", "backlinks", "-a", f"file={export}",
-                                  *[a for _, v in settings for a in ("-s", v.removeprefix("setting="))]])
+        _run_cron_line(
+            deployed,
+            [
+                "--spider",
+                "backlinks",
+                "-a",
+                f"file={export}",
+                *[a for _, v in settings for a in ("-s", v.removeprefix("setting="))],
+            ],
+        )
 
         (root / "ref.test" / "removed.html").write_text("<html><body>no link any more</body></html>")
         (root / "ref.test" / "flipped.html").write_text(

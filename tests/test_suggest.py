@@ -80,3 +80,12 @@ def test_bad_overrides_file_is_a_clear_error(tmp_path):
     path.write_text("from_url,to_url\nnot a url,https://x.test/\n")
     with pytest.raises(ConfigError, match="line 2"):
         read_overrides(path)
+
+
+def test_the_dead_url_under_another_scheme_is_never_its_own_target():
+    pages = [
+        Candidate(f"{S}/", "Home"),
+        Candidate("http://www.acme.test/products/blue-widget-2019.html", "Blue"),
+    ]
+    result = suggest(f"{S}/products/blue-widget-2019.html", pages)
+    assert result.suggested_target == f"{S}/" and result.is_home
