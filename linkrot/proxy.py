@@ -88,6 +88,11 @@ class GuardProxy:
                 )
                 return
             up_reader, upstream = await asyncio.open_connection(address, port, limit=_LIMIT)
+            for stream in (writer, upstream):  # small writes both ways: no Nagle delay
+                sock = stream.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
@@ -97,8 +102,8 @@ class GuardProxy:
                     for h in rest.split(b"\r\n")
                     if h and not h.lower().startswith((b"proxy-", b"connection:"))
                 ]
-                upstream.write(f"{method} {path} {version}\r\n".encode("latin-1"))
-                upstream.write(b"\r\n".join([*headers, b"Connection: close"]) + b"\r\n\r\n")
+                request = f"{method} {path} {version}\r\n".encode("latin-1")
+                upstream.write(request + b"\r\n".join([*headers, b"Connection: close"]) + b"\r\n\r\n")
             await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass

@@ -67,8 +67,8 @@ class BacklinksSpider(Spider):
         handler = "linkrot.browser.SharedPlaywrightHandler"  # one driver and browser for http and https
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
         # Chromium connects through linkrot's proxy, which checks each address after DNS (linkrot.proxy)
-        proxy_port = reserve_port()
-        settings.set("LINKROT_BROWSER_PROXY_PORT", proxy_port, priority="spider")
+        proxy_port = reserve_port() if not settings.getbool("LINKROT_ALLOW_PRIVATE") else None
+        settings.set("LINKROT_BROWSER_PROXY_PORT", proxy_port or 0, priority="spider")
         options = launch_options(
             find_chromium(settings.get("LINKROT_CHROMIUM")),
             HostMap.parse(settings.get("LINKROT_RESOLVE")),
