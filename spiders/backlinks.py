@@ -270,16 +270,7 @@ class BacklinksSpider(Spider):
             # the browser failed: the static reading stands, with the reason noted
             logger.info("linkrot: rendering %s failed: %s", request.url, error)
             self.crawler.stats.inc_value("linkrot/render/failed")
-            yield from self.checks(
-                meta,
-                meta["linkrot_chain"],
-                Status.OK,
-                code=meta["linkrot_code"],
-                final_url=meta["linkrot_final"],
-                page=meta["linkrot_static_page"],
-                headers=meta["linkrot_headers"],
-                error=f"render failed: {error}",
-            )
+            yield from self.after_render(meta, meta["linkrot_static_page"], error=f"render failed: {error}")
             return
         if meta["linkrot_kind"] == "target":
             yield self.target_result(meta, meta["linkrot_chain"], outcome, request.url, None, error)
@@ -392,6 +383,12 @@ class BacklinksSpider(Spider):
         meta = response.meta
         self.crawler.stats.inc_value("linkrot/render/done")
         page = parse_html(response.body, response.encoding) if isinstance(response, TextResponse) else Page()
+        yield from self.after_render(meta, page, rendered=True)
+
+    def after_render(
+        self, meta: dict, page: Page, *, rendered: bool = False, error: str | None = None
+    ) -> Iterator[Any]:
+        """The checks of a page sent to the browser: its DOM when rendered, its static HTML when that failed."""
         yield from self.checks(
             meta,
             meta["linkrot_chain"],
@@ -400,7 +397,8 @@ class BacklinksSpider(Spider):
             final_url=meta["linkrot_final"],
             page=page,
             headers=meta["linkrot_headers"],
-            rendered=True,
+            rendered=rendered,
+            error=error,
         )
 
     def checks(

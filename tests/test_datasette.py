@@ -19,6 +19,7 @@ import yaml
 import linkrot
 from linkrot.backlinks_import import import_file
 from linkrot.items import BacklinkCheck, Link, SitemapEntry, UrlResult
+from linkrot.render import CHROMIUM_FLAGS, find_chromium
 from linkrot.store import Store
 from linkrot.suggest import refresh_suggestions
 
@@ -42,16 +43,8 @@ WRITE_PLUGINS = {
     "datasette-configure-fts",
     "datasette-auth-tokens",
 }
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = find_chromium(None)  # the same Debian Chromium and flags the backlinks spider launches
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 
 
 def _site_results() -> list[UrlResult]:
