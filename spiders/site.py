@@ -391,11 +391,13 @@ class SiteSpider(Spider):
             return self.url_request(link.target_url, depth=child_depth, via="link")
         if cfg.max_depth and child_depth is not None and child_depth > cfg.max_depth:
             self.crawler.stats.inc_value("linkrot/limit/max_depth")
-            self.report_trap(
-                link.target_url.split("?")[0] + ("?…" if "?" in link.target_url else ""),
-                f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start",
-                link.target_url,
-            )
+            if self.crawler.stats.get_value("linkrot/limit/max_depth") == 1:
+                # once per crawl: every page past the limit is not a trap of its own (the count is a stat)
+                self.report_trap(
+                    link.target_url.split("?")[0] + ("?…" if "?" in link.target_url else ""),
+                    f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start",
+                    link.target_url,
+                )
             return None
         if cfg.max_pages and self.pages_scheduled >= cfg.max_pages:
             self.crawler.stats.inc_value("linkrot/limit/max_pages")

@@ -163,3 +163,13 @@ def test_trap_guard_cases():
     pattern, reason = guard.check("https://s.test/docs/x/docs/x/docs/x/page")
     assert pattern == "https://s.test/docs/…" and reason == "the segment 'docs' repeats 3 times"
     assert guard.is_new(pattern, reason) and not guard.is_new(pattern, reason)
+
+
+def test_the_depth_limit_is_reported_once_not_once_per_page(demo_server, tmp_path):
+    from conftest import crawl
+
+    shallow = crawl(tmp_path / "d.db", f"{demo_server.origin}/", "max_depth=1")
+    assert shallow.stats["linkrot/limit/max_depth"] > 1  # several distinct pages lie past the limit
+    assert [r["reason"] for r in shallow.rows("crawl_traps")] == [
+        "deeper than LINKROT_MAX_DEPTH (1) clicks from the start"
+    ]
