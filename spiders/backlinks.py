@@ -27,7 +27,7 @@ from linkrot.extract import Page, parse_html, robots_flags, visible_text
 from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.lock import RunLock
-from linkrot.matching import find_link, site_key
+from linkrot.matching import LinkMatch, find_link, site_key
 from linkrot.proxy import reserve_port
 from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
 from linkrot.render import abort_request, find_chromium, launch_options, settle
@@ -312,13 +312,13 @@ class BacklinksSpider(Spider):
         headers = {
             "x_robots_tag": ", ".join(v.decode("latin-1") for v in response.headers.getlist(b"X-Robots-Tag"))
         }
-        if (
-            outcome is Status.OK
-            and page is not None
-            and self.needs_render(meta["linkrot_backlinks"], response.url, page)
-        ):
-            yield self.render_request(meta, chain, response, page, headers)
-            return
+        matches = None
+        if outcome is Status.OK and page is not None:
+            nofollow = robots_flags(page.meta_robots, headers["x_robots_tag"] or None)[1]
+            matches = self.find_links(meta["linkrot_backlinks"], page, response.url, nofollow)
+            if self.needs_render(page, matches):
+                yield self.render_request(meta, chain, response, page, headers)
+                return
         yield from self.checks(
             meta,
             chain,
@@ -327,22 +327,29 @@ class BacklinksSpider(Spider):
             final_url=response.url,
             page=page,
             headers=headers,
+            matches=matches,
             latency=response.meta.get("download_latency"),
         )
 
-    def needs_render(self, backlinks: list, url: str, page: Page) -> bool:
+    def needs_render(self, page: Page, matches: dict[int, LinkMatch | None]) -> bool:
         mode = self.config.render
         if mode == "never":
             return False
         if mode == "always":
             return True
-        if not page.has_scripts:
-            return False
-        nofollow = robots_flags(page.meta_robots)[1]
-        return any(
-            find_link(page, url, target, any_url_of_site=bool(any_target), page_nofollow=nofollow) is None
-            for _, target, any_target, _ in backlinks
-        )
+        return page.has_scripts and any(match is None for match in matches.values())
+
+    @staticmethod
+    def find_links(
+        backlinks: list, page: Page, page_url: str, page_nofollow: bool
+    ) -> dict[int, LinkMatch | None]:
+        """The link of each backlink on the page (None: not there), found once per page reading."""
+        return {
+            backlink_id: find_link(
+                page, page_url, target, any_url_of_site=bool(any_target), page_nofollow=page_nofollow
+            )
+            for backlink_id, target, any_target, _ in backlinks
+        }
 
     @staticmethod
     def sites_of(meta: dict) -> list[str]:
@@ -414,8 +421,12 @@ class BacklinksSpider(Spider):
         rendered: bool = False,
         error: str | None = None,
         latency: float | None = None,
+        matches: dict[int, LinkMatch | None] | None = None,
     ) -> Iterator[BacklinkCheck]:
-        """One check per backlink of the page, from what the page (static or rendered) holds."""
+        """One check per backlink of the page, from what the page (static or rendered) holds.
+
+        ``matches``: the links already found on this same reading of the page (``find_links``).
+        """
         source = meta["linkrot_origin"]
         x_robots = (headers or {}).get("x_robots_tag") or None
         noindex = nofollow = False
@@ -431,16 +442,10 @@ class BacklinksSpider(Spider):
         results = []
         text = None
         rechecked = bool(meta.get("linkrot_recheck"))
-        for backlink_id, target, any_target, standing in meta["linkrot_backlinks"]:
-            match = None
-            if page is not None and outcome is Status.OK:
-                match = find_link(
-                    page,
-                    final_url or source,
-                    target,
-                    any_url_of_site=bool(any_target),
-                    page_nofollow=nofollow,
-                )
+        if matches is None and page is not None and outcome is Status.OK:
+            matches = self.find_links(meta["linkrot_backlinks"], page, final_url or source, nofollow)
+        for backlink_id, target, _, standing in meta["linkrot_backlinks"]:
+            match = matches.get(backlink_id) if matches else None
             verdict = judge(
                 source_url=source,
                 final_url=final_url,
