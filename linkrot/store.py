@@ -889,8 +889,7 @@ class Store:
 
     def broken_targets(self) -> list[str]:
         """Targets of ours that answer 4xx or loop while a backlink still points at them."""
-        sql = f"SELECT DISTINCT target_url FROM backlink_status WHERE link_found = 1 AND target_outcome IN {_BROKEN_TARGET}"
-        return [row[0] for row in self.conn.execute(sql)]
+        return [row[0] for row in self.conn.execute("SELECT url FROM broken_backlinks")]
 
     def live_pages(self, host: str) -> list[dict[str, Any]]:
         """Pages of the latest site crawl of ``host`` a redirect may point to."""
