@@ -24,7 +24,7 @@ from pathlib import Path
 
 import genlinks
 import nginx
-from measure import Proc, measure
+from measure import Proc, measure, table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -177,14 +177,6 @@ def score(rows: list[dict], truth: dict) -> dict:
         "target_404": f"{len(target_404_seen)}/{len(target_404)}",
         "target_200_misreported": len(target_bad),
     }
-
-
-def table(rows: list[dict[str, str]]) -> str:
-    headers = list(rows[0])
-    widths = [max(len(h), *(len(r[h]) for r in rows)) for h in headers]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(r[h].rjust(w) for h, w in zip(headers, widths)) for r in rows]
-    return "\n".join(lines)
 
 
 def log_tail(lines: int = 12) -> list[str]:

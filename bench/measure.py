@@ -159,3 +159,12 @@ def measure(
     for _, grp, cpu in cpu_seen.values():
         m.cpu_by_name[grp] = m.cpu_by_name.get(grp, 0.0) + cpu
     return m
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """Right-aligned columns, as both benchmarks print their results."""
+    headers = list(rows[0])
+    widths = [max(len(h), *(len(r[h]) for r in rows)) for h in headers]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(r[h].rjust(w) for h, w in zip(headers, widths)) for r in rows]
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import gensite
 import nginx
-from measure import Measure, measure, tree_rss  # noqa: F401  (tree_rss: kept importable from here)
+from measure import Measure, measure, table, tree_rss  # noqa: F401  (tree_rss: kept importable from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -223,14 +223,6 @@ def score(report: Report, truth: dict) -> dict[str, str]:
     if report.loops is not None:
         result["loop flagged"] = recall(report.loops, set(truth["loops"]))
     return result
-
-
-def table(rows: list[dict[str, str]]) -> str:
-    headers = list(rows[0])
-    widths = [max(len(h), *(len(r[h]) for r in rows)) for h in headers]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += ["  ".join(r[h].rjust(w) for h, w in zip(headers, widths)) for r in rows]
-    return "\n".join(lines)
 
 
 def ensure_site(pages: int) -> tuple[Path, dict]:
