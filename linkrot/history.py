@@ -19,8 +19,6 @@ from datetime import datetime
 
 from .status import Verdict
 
-#: verdicts that say the link is gone (``redirected``, ``noindex``, ``not_canonical`` only when the page lacks it)
-REMOVALS = frozenset({Verdict.LINK_REMOVED, Verdict.NOT_FOUND, Verdict.DOMAIN_GONE, Verdict.REDIRECTED})
 CHANGES = ("new", "lost", "recovered", "nofollow", "followed", "anchor_changed", "target_changed")
 
 

@@ -189,15 +189,6 @@ class Verdict(enum.StrEnum):
         """Measurement noise: says nothing about whether the link still stands."""
         return self in (Verdict.BLOCKED, Verdict.SERVER_ERROR)
 
-    @property
-    def has_link(self) -> bool | None:
-        """True when the link stands, False when it is gone, None when the check cannot tell."""
-        if self in (Verdict.LIVE, Verdict.NOFOLLOW):
-            return True
-        if self in (Verdict.LINK_REMOVED, Verdict.NOT_FOUND, Verdict.DOMAIN_GONE):
-            return False
-        return None
-
 
 #: how a referring page that did not answer with a page turns into a verdict
 _FETCH_VERDICTS = {

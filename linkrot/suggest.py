@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
 from .matching import link_key
+from .redirects import is_home
 from .urls import normalize_url
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -55,11 +56,6 @@ def _stem(token: str) -> str:
 
 def _segments(url: str) -> list[str]:
     return [s for s in urlsplit(url).path.split("/") if s]
-
-
-def is_home(url: str) -> bool:
-    parts = urlsplit(url)
-    return not _segments(url) and not parts.query
 
 
 @dataclass(frozen=True, slots=True)
