@@ -302,17 +302,11 @@ def mark(db: str, domains: tuple[str, ...], mark: str | None, comment: str | Non
     with open_store(db) as store:
         for name in names:
             if remove:
-                gone = unmark_domain(store, name)
+                gone = store.unmark_domain(name)
                 click.echo(f"unmarked {name}" if gone else f"{name} was not marked")
             else:
                 store.mark_domain(name, mark or "", comment)
                 click.echo(f"marked {name} as {mark}")
-
-
-def unmark_domain(store: Store, domain: str) -> bool:
-    """Store has no delete for marks; this is the one write it lacks."""
-    with store.conn:
-        return store.conn.execute("DELETE FROM domain_marks WHERE domain = ?", (domain,)).rowcount > 0
 
 
 @cli.command()

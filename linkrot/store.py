@@ -945,6 +945,11 @@ class Store:
                 (domain, mark, comment, utcnow()),
             )
 
+    def unmark_domain(self, domain: str) -> bool:
+        """Forget a domain's mark; False when it had none."""
+        with self.conn:
+            return self.conn.execute("DELETE FROM domain_marks WHERE domain = ?", (domain,)).rowcount > 0
+
     # -- reading ------------------------------------------------------------------
 
     def count(self, view: str, run_id: int | None = None) -> int:
