@@ -29,7 +29,7 @@ from .errors import LinkrotError
 from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
 from .report import RENDERERS, chain_rows, disavow_file, disavow_marks, gather, has_problems, seen_urls
 from .store import DEFAULT_DB, Store
-from .suggest import refresh_suggestions
+from .suggest import compute_suggestions, refresh_suggestions
 from .urls import hostname_of, normalize_url, registrable_domain
 
 OK, PROBLEMS, ERROR, USAGE = 0, 2, 1, 3
@@ -189,27 +189,9 @@ def report(ctx: click.Context, db: str, fmt: str, top: int, overrides: str) -> N
     ctx.exit(PROBLEMS if not data["hint"] and has_problems(data) else OK)
 
 
-class _Capture:
-    """``refresh_suggestions`` on a store that keeps its results instead of writing them."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.saved: dict[str, Any] = {}
-
-    def broken_targets(self) -> list[str]:
-        return self.store.broken_targets()
-
-    def live_pages(self, host: str) -> list[dict[str, Any]]:
-        return self.store.live_pages(host)
-
-    def save_suggestions(self, suggestions: Any) -> None:
-        self.saved.update((s.url, s) for s in suggestions)
-
-
 def _fresh_suggestions(store: Store, overrides: str) -> dict[str, Any]:
-    capture = _Capture(store)
-    refresh_suggestions(capture, overrides)
-    return capture.saved
+    """This moment's suggestions, without storing them: a report only reads."""
+    return {s.url: s for s in compute_suggestions(store, overrides)}
 
 
 @cli.command()

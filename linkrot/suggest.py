@@ -19,12 +19,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
 from .matching import link_key
 from .redirects import is_home
-from .urls import normalize_url
+from .urls import host_of, normalize_url
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -173,20 +174,24 @@ def read_overrides(path: str | Path) -> dict[str, Suggestion]:
     return overrides
 
 
-def refresh_suggestions(store: object, overrides_path: str | Path | None) -> int:
-    """Recompute the suggestion of every broken backlink target; returns how many were stored."""
-    from .urls import host_of
-
+def compute_suggestions(store: Any, overrides_path: str | Path | None) -> list[Suggestion]:
+    """The suggestion of every broken backlink target (the user's overrides first), not stored."""
     overrides = read_overrides(overrides_path) if overrides_path else {}
     pools: dict[str, list[Candidate]] = {}
     suggestions = []
-    for url in store.broken_targets():  # type: ignore[attr-defined]
+    for url in store.broken_targets():
         if url in overrides:
             suggestions.append(overrides[url])
             continue
         host = host_of(url)
         if host not in pools:
-            pools[host] = [Candidate(r["url"], r["title"], r["h1"]) for r in store.live_pages(host)]  # type: ignore[attr-defined]
+            pools[host] = [Candidate(r["url"], r["title"], r["h1"]) for r in store.live_pages(host)]
         suggestions.append(suggest(url, pools[host]))
-    store.save_suggestions(suggestions)  # type: ignore[attr-defined]
+    return suggestions
+
+
+def refresh_suggestions(store: Any, overrides_path: str | Path | None) -> int:
+    """Recompute and store the suggestion of every broken backlink target; returns how many."""
+    suggestions = compute_suggestions(store, overrides_path)
+    store.save_suggestions(suggestions)
     return len(suggestions)
