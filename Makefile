@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 .PHONY: demo test install chromium bench clean
 
 demo: install
-	$(PY) -m linkrot.demo
+	$(PY) -m demo
 
 test: install chromium
 	$(PY) -m pytest -q

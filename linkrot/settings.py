@@ -7,13 +7,16 @@ per run with ``-s NAME=VALUE``.
 BOT_NAME = "linkrot"
 
 # the packages of the design card: spiders/ and pipelines/ at top level, the core in linkrot/
-SPIDER_MODULES = ["spiders"]
-NEWSPIDER_MODULE = "spiders"
-ITEM_PIPELINES = {"pipelines.store.StorePipeline": 300}
+SPIDER_MODULES = ["linkrot.spiders"]  # spiders/ in the repository (pyproject maps it)
+NEWSPIDER_MODULE = "linkrot.spiders"
+ITEM_PIPELINES = {"linkrot.pipelines.store.StorePipeline": 300}
 EXTENSIONS = {
     "linkrot.progress.Progress": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
+# Scrapy 2.19 opens an HTTP server that runs Python sent to it (token-protected, on localhost);
+# an unattended crawler does not need it: -s REMOTE_CONTROL_ENABLED=1 turns it back on
+REMOTE_CONTROL_ENABLED = False
 
 # -- linkrot's own settings ---------------------------------------------------------
 LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from linkrot.webserver import SiteServer
+from demo.server import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "data" / "demo" / "site"

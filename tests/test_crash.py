@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, check_backlinks, crawl
 
-from linkrot.webserver import SiteServer
+from demo.server import SiteServer
 
 pytestmark = pytest.mark.slow
 PAGES = 2500

@@ -6,7 +6,7 @@ import pytest
 from conftest import check_backlinks
 
 from linkrot.history import Check, Policy, State, transition
-from linkrot.webserver import SiteServer
+from demo.server import SiteServer
 
 T0, T1, T2 = "2026-11-01T10:00:00+00:00", "2026-11-08T10:00:00+00:00", "2026-11-15T10:00:00+00:00"
 

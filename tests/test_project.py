@@ -21,17 +21,18 @@ def test_settings_packages_and_pyproject_agree():
     pyproject = (ROOT / "pyproject.toml").read_text()
     packages = re.search(r"^packages = \[(.*)\]", pyproject, re.M).group(1)
     declared = {p.strip().strip('"') for p in packages.split(",")}
-    used = {m.split(".")[0] for m in settings.SPIDER_MODULES} | {
-        p.split(".")[0] for p in settings.ITEM_PIPELINES
-    }
-    assert used | {"linkrot"} <= declared
+    used = set(settings.SPIDER_MODULES) | {p.rsplit(".", 2)[0] for p in settings.ITEM_PIPELINES}
+    assert used == {"linkrot.spiders", "linkrot.pipelines"}
+    assert used | {"linkrot"} == declared
+    # nothing named `spiders` or `pipelines` lands at the top of site-packages
+    assert not {p for p in declared if "." not in p} - {"linkrot"}
     assert 'settings = "linkrot.settings"' in pyproject  # the entry point Scrapyd needs
 
 
 def test_demo_command_crawls_and_summarizes(tmp_path):
     db = tmp_path / "demo.db"
     proc = subprocess.run(
-        [sys.executable, "-m", "linkrot.demo", "--db", str(db)],
+        [sys.executable, "-m", "demo", "--db", str(db)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -144,7 +144,7 @@ def test_deploy_schedule_and_read_rows(deployed, demo_server, tmp_path):
 
 def test_scheduled_backlink_checks_tell_a_confirmed_loss_from_noise(deployed, tmp_path):
     """The monitoring loop on Scrapyd: a web that changes between runs, and what backlink_changes says."""
-    from linkrot.webserver import SiteServer
+    from demo.server import SiteServer
 
     root = tmp_path / "web"
     (root / "ref.test").mkdir(parents=True)

@@ -1,6 +1,6 @@
 """The bundled demo: serve ``data/demo/site`` on 127.0.0.1, crawl it, print what was found.
 
-    python -m linkrot.demo [--db data/linkrot.db]
+    python -m demo [--db data/linkrot.db]
 
 The demo site has broken links, redirect chains (with a temporary hop), a
 loop, a redirect to the home page, a meta refresh, a soft 404, an orphan page
@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .store import DEFAULT_DB, Store
-from .summary import site_summary
-from .webserver import SiteServer
+from linkrot.store import DEFAULT_DB, Store
+from linkrot.summary import site_summary
+from .server import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "data" / "demo" / "site"
