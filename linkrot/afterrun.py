@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .alerts import Alert, AlertConfig, select, send
-from .config import as_bool, as_float, as_int
+from .alerts import Alert, select, send
+from .config import RunConfig
 from .errors import LinkrotError
-from .history import Policy
 from .store import Store
 from .suggest import refresh_suggestions
 from .wayback import enrich
@@ -21,45 +20,41 @@ from .wayback import enrich
 logger = logging.getLogger(__name__)
 
 
-def policy_from_settings(settings: Any) -> Policy:
-    return Policy(
-        confirm_checks=as_int("LINKROT_CONFIRM_CHECKS", settings.get("LINKROT_CONFIRM_CHECKS"), minimum=1),
-        confirm_hours=as_float("LINKROT_CONFIRM_HOURS", settings.get("LINKROT_CONFIRM_HOURS")),
-    )
-
-
 def after_run(
-    store: Store, run_id: int, spider: str, settings: Any, stats: Any, site: str | None = None
+    store: Store,
+    run_id: int,
+    config: RunConfig,
+    stats: Any,
+    site: str | None = None,
+    *,
+    history: bool = False,
 ) -> None:
-    if spider == "backlinks":
-        changes = store.apply_history(run_id, policy_from_settings(settings))
+    """The steps of a whole run; ``history``: the backlink steps (changes, archive lookups, alerts)."""
+    if history:
+        changes = store.apply_history(run_id, config.policy)
         for key, value in changes.items():
             stats.set_value(f"linkrot/changes/{key}", value)
     try:
-        stats.set_value(
-            "linkrot/suggestions", refresh_suggestions(store, settings.get("LINKROT_REDIRECT_OVERRIDES"))
-        )
+        stats.set_value("linkrot/suggestions", refresh_suggestions(store, config.overrides))
     except LinkrotError as exc:
         logger.error("linkrot: redirect suggestions not refreshed: %s", exc)
-    if spider != "backlinks":
+    if not history:
         return
-    if as_bool("LINKROT_WAYBACK", settings.get("LINKROT_WAYBACK")):
+    wayback = config.wayback
+    if wayback.enabled:
         snapshots = enrich(
             store.wayback_candidates(run_id),
-            settings.get("LINKROT_WAYBACK_ENDPOINT"),
-            timeout=as_float("LINKROT_WAYBACK_TIMEOUT", settings.get("LINKROT_WAYBACK_TIMEOUT")),
-            user_agent=settings.get("USER_AGENT"),
-            limit=as_int("LINKROT_WAYBACK_MAX", settings.get("LINKROT_WAYBACK_MAX")),
+            wayback.endpoint,
+            timeout=wayback.timeout,
+            user_agent=wayback.user_agent,
+            limit=wayback.max_lookups,
         )
         store.save_wayback(snapshots)
         stats.set_value("linkrot/wayback/looked_up", len(snapshots))
-    try:
-        config = AlertConfig.from_settings(settings)
-    except LinkrotError as exc:
-        logger.error("linkrot: alerts not sent: %s", exc)
+    if config.alerts is None:
         return
-    selected = select(run_alerts(store, run_id), config)
-    results = send(selected, config, site)
+    selected = select(run_alerts(store, run_id), config.alerts)
+    results = send(selected, config.alerts, site)
     store.record_alerts(run_id, results, len(selected))
     for result in results:
         stats.set_value(

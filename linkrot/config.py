@@ -13,6 +13,8 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from .errors import ConfigError
+from .history import Policy
+from .resolver import HostMap
 from .urls import normalize_url
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -62,6 +64,8 @@ class SiteConfig:
     max_hops: int
     soft404_threshold: float
     use_sitemap: bool
+    max_query_variants: int  # 0 = no limit
+    resume: bool
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> SiteConfig:
@@ -88,6 +92,10 @@ class SiteConfig:
                 "LINKROT_SOFT404_THRESHOLD", settings.get("LINKROT_SOFT404_THRESHOLD")
             ),
             use_sitemap=as_bool("sitemap", pick("sitemap", "LINKROT_SITEMAP")),
+            max_query_variants=as_int(
+                "LINKROT_MAX_QUERY_VARIANTS", settings.get("LINKROT_MAX_QUERY_VARIANTS")
+            ),
+            resume=as_bool("resume", pick("resume", "LINKROT_RESUME")),
         )
 
 
@@ -103,6 +111,12 @@ class BacklinksConfig:
     render: str  # auto, always, never
     render_wait: float
     max_hops: int
+    resume: bool
+    recheck: bool  # LINKROT_CONFIRM_RECHECK: re-fetch at once a page whose link seems gone
+    brands: tuple[str, ...]
+    keywords: tuple[str, ...]
+    allow_private: bool
+    hostmap: HostMap
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> BacklinksConfig:
@@ -120,12 +134,22 @@ class BacklinksConfig:
             raise ConfigError(
                 f"render / LINKROT_RENDER: expected one of {', '.join(RENDER_MODES)}, got {render!r}"
             )
+        if render != "never" and str(settings.get("LINKROT_RENDER") or "auto").strip().lower() == "never":
+            # the browser's download handler is installed from settings, before spider arguments exist
+            raise ConfigError(f"-a render={render} needs the browser: use -s LINKROT_RENDER={render}")
+        resume = args.get("resume")
         return cls(
             files=files,
             site=site,
             render=render,
             render_wait=as_float("LINKROT_RENDER_WAIT", settings.get("LINKROT_RENDER_WAIT")),
             max_hops=as_int("REDIRECT_MAX_TIMES", settings.get("REDIRECT_MAX_TIMES"), minimum=1),
+            resume=as_bool("resume", settings.get("LINKROT_RESUME") if resume is None else resume),
+            recheck=as_bool("LINKROT_CONFIRM_RECHECK", settings.get("LINKROT_CONFIRM_RECHECK")),
+            brands=tuple(settings.getlist("LINKROT_BRANDS")),
+            keywords=tuple(settings.getlist("LINKROT_KEYWORDS")),
+            allow_private=as_bool("LINKROT_ALLOW_PRIVATE", settings.get("LINKROT_ALLOW_PRIVATE")),
+            hostmap=HostMap.parse(settings.get("LINKROT_RESOLVE")),
         )
 
 
@@ -136,3 +160,75 @@ def split_files(value: str) -> list[str]:
     if not value or Path(value).exists():
         return [value] if value else []
     return value.split(",")
+
+
+@dataclass(frozen=True)
+class WaybackConfig:
+    enabled: bool
+    endpoint: str
+    timeout: float
+    max_lookups: int
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every run needs: its database, resume, batching, and the after-run steps' settings.
+
+    Built when the run starts, so a typo in an alert or confirmation setting
+    stops the run before its first request, not after hours of crawling.
+    """
+
+    db: str
+    batch_size: int
+    flush_interval: float
+    overrides: str | None  # LINKROT_REDIRECT_OVERRIDES
+    policy: Policy  # when a loss is confirmed
+    wayback: WaybackConfig
+    alerts: Any  # linkrot.alerts.AlertConfig, or None for runs that send none
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings, *, history: bool = False) -> RunConfig:
+        from .alerts import AlertConfig  # alerts imports the store; keep config importable alone
+
+        return cls(
+            db=str(settings.get("LINKROT_DB") or "data/linkrot.db"),
+            batch_size=as_int("LINKROT_BATCH_SIZE", settings.get("LINKROT_BATCH_SIZE"), minimum=1),
+            flush_interval=as_float("LINKROT_FLUSH_INTERVAL", settings.get("LINKROT_FLUSH_INTERVAL")),
+            overrides=settings.get("LINKROT_REDIRECT_OVERRIDES") or None,
+            policy=policy_from_settings(settings),
+            wayback=WaybackConfig(
+                enabled=as_bool("LINKROT_WAYBACK", settings.get("LINKROT_WAYBACK")),
+                endpoint=str(settings.get("LINKROT_WAYBACK_ENDPOINT")),
+                timeout=as_float("LINKROT_WAYBACK_TIMEOUT", settings.get("LINKROT_WAYBACK_TIMEOUT")),
+                max_lookups=as_int("LINKROT_WAYBACK_MAX", settings.get("LINKROT_WAYBACK_MAX")),
+                user_agent=str(settings.get("USER_AGENT")),
+            ),
+            alerts=AlertConfig.from_settings(settings) if history else None,
+        )
+
+
+def policy_from_settings(settings: Any) -> Policy:
+    return Policy(
+        confirm_checks=as_int("LINKROT_CONFIRM_CHECKS", settings.get("LINKROT_CONFIRM_CHECKS"), minimum=1),
+        confirm_hours=as_float("LINKROT_CONFIRM_HOURS", settings.get("LINKROT_CONFIRM_HOURS")),
+    )
+
+
+def progress_interval(settings: BaseSettings) -> float:
+    return as_float("LINKROT_PROGRESS_INTERVAL", settings.get("LINKROT_PROGRESS_INTERVAL"))
+
+
+@dataclass(frozen=True)
+class RetryAfterConfig:
+    times: int
+    default: float
+    maximum: float
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RetryAfterConfig:
+        return cls(
+            times=as_int("LINKROT_RETRY_AFTER_TIMES", settings.get("LINKROT_RETRY_AFTER_TIMES")),
+            default=as_float("LINKROT_RETRY_AFTER_DEFAULT", settings.get("LINKROT_RETRY_AFTER_DEFAULT")),
+            maximum=as_float("LINKROT_RETRY_AFTER_MAX", settings.get("LINKROT_RETRY_AFTER_MAX")),
+        )

@@ -13,3 +13,15 @@ class ConfigError(LinkrotError):
 
 class ImportFileError(LinkrotError):
     """A backlink export cannot be imported as a whole (unreadable, unknown header, no usable row)."""
+
+
+class RunLockedError(LinkrotError):
+    """Another run of the same spider is still writing to the database."""
+
+
+class NothingToCheckError(LinkrotError):
+    """A run was asked for with nothing to do (no backlinks imported, none in the database)."""
+
+
+class NotALinkrotDatabaseError(LinkrotError):
+    """A file given as the database is not one linkrot wrote (or not SQLite at all)."""

@@ -48,7 +48,7 @@ def forbidden_reason(address: str) -> str | None:
         ("reserved", ip.is_reserved),
     ):
         if test:
-            return f"a {kind} address"
+            return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
     return None
 
 

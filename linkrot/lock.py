@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from .errors import ConfigError
+from .errors import RunLockedError
 
 
 class RunLock:
@@ -32,7 +32,7 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise ConfigError(
+            raise RunLockedError(
                 f"another {self.spider} run ({holder}) is still writing to {self.db}; "
                 "not starting an overlapping one"
             ) from None

@@ -10,6 +10,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from .config import progress_interval
+from .run import Run
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,7 +30,7 @@ class Progress:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Progress:
-        interval = crawler.settings.getfloat("LINKROT_PROGRESS_INTERVAL")
+        interval = progress_interval(crawler.settings)
         if interval <= 0:
             raise NotConfigured
         return cls(crawler, interval)
@@ -37,7 +40,8 @@ class Progress:
         self._loop.start(self.interval, now=False)
 
     def line(self) -> str:
-        if self.crawler.spider is not None and self.crawler.spider.name == "backlinks":
+        run = self.crawler.get_extension(Run)
+        if run is not None and run.spec.progress == "backlinks":
             return self.backlinks_line()
         stats = self.crawler.stats
         done = stats.get_value("linkrot/pages", 0) + stats.get_value("linkrot/external", 0)

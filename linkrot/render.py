@@ -101,3 +101,57 @@ async def settle(page: Any, wait_seconds: float, hosts: list[str] | None = None)
         task.cancel()
     # a timeout or a closed page only means "read what the page has built by now"
     await asyncio.gather(*done, *pending, return_exceptions=True)
+
+
+RENDER_SLOT = "linkrot-render"  # renders queue in a download slot of their own
+
+
+def configure(settings: Any) -> None:
+    """Install the browser for a backlinks run (``update_settings``): one shared handler, Debian's
+    Chromium behind linkrot's address-checking proxy, renders in their own slot."""
+    from .proxy import reserve_port
+
+    if str(settings.get("LINKROT_RENDER") or "auto").lower() == "never":
+        return
+    handler = "linkrot.browser.SharedPlaywrightHandler"  # one driver and browser for http and https
+    settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
+    # Chromium connects through linkrot's proxy, which checks each address after DNS (linkrot.proxy)
+    proxy_port = reserve_port() if not settings.getbool("LINKROT_ALLOW_PRIVATE") else None
+    settings.set("LINKROT_BROWSER_PROXY_PORT", proxy_port or 0, priority="spider")
+    options = launch_options(
+        find_chromium(settings.get("LINKROT_CHROMIUM")),
+        HostMap.parse(settings.get("LINKROT_RESOLVE")),
+        proxy_port,
+    )
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
+    settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
+    # renders queue in a slot of their own, as wide as the browser: waiting for a browser page
+    # must not hold the slots that plain fetches need (measured: it slowed every check to the
+    # browser's pace)
+    pages = settings.getint("LINKROT_RENDER_PAGES")
+    slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+    slots[RENDER_SLOT] = {"concurrency": pages, "delay": 0}
+    settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+    settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, priority="spider")
+    settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", pages, priority="spider")
+    settings.set("PLAYWRIGHT_ABORT_REQUEST", abort_request, priority="spider")
+    timeout = settings.getfloat("DOWNLOAD_TIMEOUT") * 1000
+    settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", timeout, priority="spider")
+    # the browser's memory counts in MEMUSAGE_* (scrapy-playwright's extension adds Chromium's processes)
+    extensions = dict(settings.getdict("EXTENSIONS"))
+    extensions["scrapy.extensions.memusage.MemoryUsage"] = None
+    extensions["scrapy_playwright.memusage.ScrapyPlaywrightMemoryUsageExtension"] = 0
+    settings.set("EXTENSIONS", extensions, priority="spider")
+
+
+def render_meta(wait_seconds: float, sites: list[str]) -> dict[str, Any]:
+    """The meta keys that send a request through Chromium and settle the page before reading it."""
+    from scrapy_playwright.page import PageMethod
+
+    return {
+        "playwright": True,
+        "playwright_page_goto_kwargs": {"wait_until": "load"},
+        "playwright_page_methods": [PageMethod(settle, wait_seconds, sites)],
+        "dont_obey_robotstxt": True,  # the static fetch already asked robots.txt
+        "download_slot": RENDER_SLOT,
+    }

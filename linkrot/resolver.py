@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
+from twisted.internet.error import DNSLookupError
 
 from .errors import ConfigError
-from .guard import POLICY
+from .guard import POLICY, ForbiddenAddressError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -96,5 +97,10 @@ class MappingResolver(CachingThreadedResolver):
 
 
 def _checked(address: str, name: str) -> str:
-    POLICY.check(name, address)
+    try:
+        POLICY.check(name, address)
+    except ForbiddenAddressError as exc:
+        # as a failed lookup: Twisted logs any other resolver failure at CRITICAL with a traceback;
+        # the spider reads the refusal back from the policy and reports it as `blocked`
+        raise DNSLookupError(str(exc)) from None
     return address

@@ -11,7 +11,9 @@ SPIDER_MODULES = ["linkrot.spiders"]  # spiders/ in the repository (pyproject ma
 NEWSPIDER_MODULE = "linkrot.spiders"
 ITEM_PIPELINES = {"linkrot.pipelines.store.StorePipeline": 300}
 EXTENSIONS = {
+    "linkrot.run.Run": 0,  # the run: lock, run row, imports, after-run steps (linkrot.run)
     "linkrot.progress.Progress": 500,
+    "linkrot.logs.QuietLogs": 0,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
 # Scrapy 2.19 opens an HTTP server that runs Python sent to it (token-protected, on localhost);

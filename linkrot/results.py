@@ -1,0 +1,56 @@
+"""The row of one URL of a site crawl: its page columns, and the stats it counts in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .extract import robots_flags, visible_text
+from .items import UrlResult
+from .reader import PageFacts, links_of
+from .soft404 import NotFoundTemplate, classify
+from .status import Status
+
+
+def describe_page(
+    result: UrlResult,
+    facts: PageFacts | None,
+    *,
+    body_size: int,
+    template: NotFoundTemplate | None,
+    threshold: float,
+    is_internal: Callable[[str], bool],
+) -> None:
+    """Fill the page columns (and links) of a result from the page its chain ended on.
+
+    The response columns (method, content type, size, timing, ``X-Robots-Tag``)
+    are set by the caller; ``facts`` is None for an answer that is not read as
+    a page (an external URL, a file).
+    """
+    if facts is None:
+        result.noindex, result.nofollow = robots_flags(result.x_robots_tag)
+        return
+    page = facts.page
+    result.title, result.h1, result.meta_robots = page.title, page.h1, page.meta_robots
+    result.noindex, result.nofollow, result.canonical_url = facts.noindex, facts.nofollow, facts.canonical_url
+    if template is None or template.may_match(body_size):
+        result.soft_404, result.soft_404_reason, similarity = classify(
+            template, page.title, visible_text(page), threshold
+        )
+        result.similarity = similarity or None
+    result.links = links_of(facts, is_internal)
+
+
+def count_result(stats: Any, result: UrlResult) -> UrlResult:
+    """The crawl stats of one result (``linkrot/status/<status>`` and friends)."""
+    stats.inc_value(f"linkrot/status/{result.outcome}")
+    stats.inc_value("linkrot/pages" if result.is_internal else "linkrot/external")
+    if Status(result.outcome).is_error:
+        stats.inc_value("linkrot/broken")
+    if result.hops:
+        stats.inc_value("linkrot/chains")
+    if result.soft_404:
+        stats.inc_value("linkrot/soft_404")
+    if result.links:
+        stats.inc_value("linkrot/links", len(result.links))
+    return result
