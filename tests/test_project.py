@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT, crawl, run_scrapy
 
 from linkrot import settings
+from linkrot.status import Status, Verdict, fetch_verdict
+from linkrot.store import Store
 
 
 def test_spiders_load_from_the_installed_package_outside_the_repo(tmp_path):
@@ -61,9 +64,169 @@ def test_progress_is_logged_while_crawling(vhost_server, tmp_path):
     )
 
 
-def test_every_setting_is_documented():
-    readme = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
+
+
+def _tables(path: Path) -> list[tuple[list[str], list[list[str]]]]:
+    """The markdown tables of a page: (header cells, rows of cells)."""
+    tables: list[tuple[list[str], list[list[str]]]] = []
+    current: list[list[str]] = []
+    for line in [*path.read_text().splitlines(), ""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if len(current) > 2 and set("".join(current[1])) <= set("-: "):
+            tables.append((current[0], current[2:]))
+        current = []
+    return tables
+
+
+def _code(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def _documented_default(cell: str) -> str:
+    return "" if cell == "empty" else cell.strip("`")
+
+
+def _same(documented: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return documented == str(value)
+    if isinstance(value, (int, float)):
+        try:
+            return float(documented.replace(",", "")) == float(value)
+        except ValueError:
+            return False
+    return documented == value
+
+
+def test_every_setting_is_documented_with_its_default():
+    page = DOCS / "settings.md"
+    documented = {
+        _code(row[0])[0]: _documented_default(row[1])
+        for header, rows in _tables(page)
+        if header[:2] == ["setting", "default"]
+        for row in rows
+    }
     names = [name for name in dir(settings) if name.startswith("LINKROT_")]
     assert names
-    missing = [name for name in names if f"`{name}`" not in readme]
-    assert not missing, f"settings missing from the README: {missing}"
+    missing = [name for name in names if name not in documented]
+    assert not missing, f"settings missing from docs/settings.md: {missing}"
+    wrong = {
+        name: (doc, getattr(settings, name))
+        for name, doc in documented.items()
+        if not _same(doc, getattr(settings, name, None))
+    }
+    assert not wrong, f"docs/settings.md documents other defaults than linkrot/settings.py: {wrong}"
+    # Scrapy's own knobs that linkrot sets are listed beside them, so nobody wonders where a value comes from
+    text = page.read_text()
+    scrapy_names = [n for n in dir(settings) if n.isupper() and not n.startswith(("LINKROT_", "_"))]
+    unlisted = [n for n in scrapy_names if f"`{n}`" not in text]
+    assert not unlisted, f"Scrapy settings linkrot sets, missing from docs/settings.md: {unlisted}"
+
+
+def test_no_documented_setting_is_made_up():
+    names = set()
+    for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        names |= set(re.findall(r"\bLINKROT_[A-Z0-9_]+\b(?!\*)", page.read_text()))
+    assert names
+    made_up = sorted(n for n in names if not hasattr(settings, n))
+    assert not made_up, f"the docs name settings linkrot does not have: {made_up}"
+
+
+def test_every_status_and_verdict_is_documented():
+    tables = {tuple(header): rows for header, rows in _tables(DOCS / "statuses.md")}
+    statuses = {_code(row[0])[0]: row[2] for row in tables[("status", "meaning", "broken?")]}
+    assert set(statuses) == {s.value for s in Status}
+    for value, broken in statuses.items():
+        status = Status(value)
+        expected = "yes (transient)" if status.is_transient else "yes" if status.is_error else "no"
+        assert broken == expected, f"docs/statuses.md: {value} broken? {broken!r}; the code: {expected!r}"
+    verdicts = tables[("#", "verdict", "when", "a loss?")]
+    order = [_code(row[1])[0] for row in verdicts]
+    assert order == [v.value for v in Verdict], "docs/statuses.md: verdicts out of precedence order"
+    for row in verdicts:
+        assert row[3].startswith("no: noise") == Verdict(_code(row[1])[0]).is_transient, row
+    # the table of how a fetch becomes a verdict says what fetch_verdict does
+    covered: set[str] = set()
+    for row in tables[("fetch status", "verdict")]:
+        code = 204 if "204" in row[0] else 200
+        said = Verdict(_code(row[1])[0]) if _code(row[1]) else None
+        for value in _code(row[0]):
+            covered.add(value)
+            assert fetch_verdict(Status(value), code) == said, row
+    assert covered == {s.value for s in Status}
+
+
+def _store_schema(tmp_path: Path) -> dict[str, dict[str, list[str]]]:
+    store = Store(tmp_path / "linkrot.db")
+    schema: dict[str, dict[str, list[str]]] = {"table": {}, "view": {}}
+    for kind, name in store.conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+    ):
+        schema[kind][name] = [r[1] for r in store.conn.execute(f"PRAGMA table_info([{name}])")]
+    store.close()
+    return schema
+
+
+def test_every_table_and_view_is_documented_with_its_columns(tmp_path):
+    schema = _store_schema(tmp_path)
+    views: dict[str, list[str]] = {}
+    tables: set[str] = set()
+    for header, rows in _tables(DOCS / "database.md"):
+        if header == ["view", "one row per", "columns"]:
+            for row in rows:
+                views[_code(row[0])[0]] = [c for c in _code(row[2]) if re.fullmatch(r"[a-z0-9_]+", c)]
+        elif header == ["table", "holds"]:
+            tables |= {_code(row[0])[0] for row in rows}
+    assert tables == set(schema["table"]), "docs/database.md lists other tables than the schema has"
+    assert set(views) == set(schema["view"]), "docs/database.md lists other views than the schema has"
+    for name, columns in views.items():  # in any order: a user selects columns by name
+        actual = schema["view"][name]
+        undocumented, unknown = sorted(set(actual) - set(columns)), sorted(set(columns) - set(actual))
+        assert not undocumented and not unknown, f"docs/database.md, {name}: {undocumented=} {unknown=}"
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 160, "README.md is the front door: move detail to docs/"
+    first_block = re.search(r"```\w*\n(.*?)```", readme, re.S)
+    assert first_block and first_block.start() < readme.index("\n## "), "the two commands come first"
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make demo", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "exec make test" in (ROOT / ".ci" / "run").read_text()  # CI runs exactly the README's command
+
+
+def _slugs(page: Path) -> set[str]:
+    """GitHub's anchors for the headings of a page."""
+    seen: dict[str, int] = {}
+    slugs = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", _prose(page.read_text()), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        slugs.add(slug if n == 0 else f"{slug}-{n}")
+    return slugs
+
+
+def _prose(text: str) -> str:
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    checked = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(page.read_text())):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (page.parent / path).resolve() if path else page
+            where = f"{page.relative_to(ROOT)}: {target}"
+            assert resolved.is_relative_to(ROOT) and resolved.exists(), f"broken link {where}"
+            if anchor and resolved.suffix == ".md":
+                assert anchor in _slugs(resolved), f"no heading for the anchor of {where}"
+            checked += 1
+    assert checked > 20
