@@ -20,6 +20,8 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
+from .config import RetryAfterConfig
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,11 +44,9 @@ def retry_after_seconds(value: bytes | str | None, default: float, now: datetime
 
 class RetryAfterMiddleware:
     def __init__(self, crawler: Any) -> None:
-        settings = crawler.settings
+        config = RetryAfterConfig.from_settings(crawler.settings)
         self.stats = crawler.stats
-        self.times = settings.getint("LINKROT_RETRY_AFTER_TIMES")
-        self.default = settings.getfloat("LINKROT_RETRY_AFTER_DEFAULT")
-        self.maximum = settings.getfloat("LINKROT_RETRY_AFTER_MAX")
+        self.times, self.default, self.maximum = config.times, config.default, config.maximum
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RetryAfterMiddleware:

@@ -1,6 +1,6 @@
 """Scrapy settings of the linkrot project (``scrapy.cfg`` and the egg's entry point name this module).
 
-Every ``LINKROT_*`` setting is documented in the README.  Override any of them
+Every ``LINKROT_*`` setting is documented in docs/settings.md.  Override any of them
 per run with ``-s NAME=VALUE``.
 """
 

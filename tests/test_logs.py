@@ -52,7 +52,9 @@ def test_an_expected_download_error_becomes_one_info_line():
             raise exc
         except BaseException as caught:
             info = (type(caught), caught, caught.__traceback__)
-        return logging.LogRecord("scrapy.downloadermiddlewares.robotstxt", logging.ERROR, "", 0, "x", (), info)
+        return logging.LogRecord(
+            "scrapy.downloadermiddlewares.robotstxt", logging.ERROR, "", 0, "x", (), info
+        )
 
     quiet = record(DNSLookupError("no such host"))
     assert ExpectedErrorsFilter().filter(quiet) and quiet.levelno == logging.INFO and quiet.exc_info is None

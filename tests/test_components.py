@@ -1,0 +1,150 @@
+"""The middle layer: the run component, the pipeline and the middlewares, built with ``get_crawler``.
+
+Fast (no subprocess, no reactor): each component is built from a crawler with
+linkrot's settings, driven by calling its hooks, and judged by what a user
+sees - the ``runs`` row, the rows written, the stats, the errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import sqlite_utils
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
+
+from linkrot import settings as linkrot_settings
+from linkrot.errors import ConfigError, NothingToCheckError, RunLockedError
+from linkrot.items import SitemapEntry, TrapEntry, UrlResult
+from linkrot.middlewares import RetryAfterMiddleware
+from linkrot.pipelines.store import StorePipeline
+from linkrot.run import Run
+from linkrot.spiders.backlinks import BacklinksSpider
+from linkrot.spiders.site import SiteSpider
+
+SITE = "http://www.example.test/"
+
+
+def crawler_for(spidercls, db, /, **args):
+    settings = {k: getattr(linkrot_settings, k) for k in dir(linkrot_settings) if k.isupper()}
+    settings.update({"LINKROT_DB": str(db), "LINKROT_RENDER": "never", **args.pop("settings", {})})
+    crawler = get_crawler(spidercls, settings)
+    crawler.spider = spidercls.from_crawler(crawler, **args)
+    return crawler
+
+
+def runs(db):
+    return list(sqlite_utils.Database(db).query("SELECT * FROM runs ORDER BY id"))
+
+
+def test_a_run_opens_its_row_holds_the_lock_and_closes_with_its_stats(tmp_path):
+    db = tmp_path / "x.db"
+    crawler = crawler_for(SiteSpider, db, url=SITE)
+    run = Run.from_crawler(crawler)
+    assert runs(db)[0]["state"] == "running" and runs(db)[0]["site"] == SITE
+    with pytest.raises(RunLockedError, match="another site run"):
+        Run.from_crawler(crawler_for(SiteSpider, db, url=SITE))
+    crawler.stats.set_value("linkrot/pages", 3)
+    run.spider_closed(crawler.spider, "finished")
+    row = runs(db)[0]
+    assert row["state"] == "finished" and row["finish_reason"] == "finished"
+    stats = json.loads(row["stats"])
+    assert stats["linkrot/pages"] == 3 and stats["linkrot/view/broken_links"] == 0
+    Run.from_crawler(crawler_for(SiteSpider, db, url=SITE)).spider_closed(None, "finished")  # lock released
+
+
+def test_an_interrupted_run_is_resumed_only_with_the_same_arguments(tmp_path):
+    db = tmp_path / "x.db"
+    first = Run.from_crawler(crawler_for(SiteSpider, db, url=SITE, max_depth="3"))
+    first.spider_closed(None, "shutdown")  # Ctrl-C
+    same = Run.from_crawler(crawler_for(SiteSpider, db, url=SITE, max_depth="3"))
+    assert same.resumed and same.id == first.id
+    same.spider_closed(None, "shutdown")
+    other = Run.from_crawler(crawler_for(SiteSpider, db, url=SITE, max_depth="4"))
+    assert not other.resumed and other.id != first.id
+    other.spider_closed(None, "finished")
+    fresh = Run.from_crawler(crawler_for(SiteSpider, db, url=SITE, max_depth="4", resume="0"))
+    assert not fresh.resumed
+    fresh.spider_closed(None, "finished")
+
+
+def test_a_typo_in_an_alert_setting_stops_the_run_before_it_starts(tmp_path):
+    export = tmp_path / "e.csv"
+    export.write_text("source_url,target_url\nhttp://a.test/,http://www.ours.test/\n")
+    crawler = crawler_for(
+        BacklinksSpider, tmp_path / "x.db", file=str(export), settings={"LINKROT_ALERT_CHANGES": "lsot"}
+    )
+    with pytest.raises(ConfigError, match="LINKROT_ALERT_CHANGES"):
+        Run.from_crawler(crawler)
+    assert not (tmp_path / "x.db").exists() or runs(tmp_path / "x.db") == []
+    # and the lock is free again
+    crawler = crawler_for(BacklinksSpider, tmp_path / "x.db", file=str(export))
+    Run.from_crawler(crawler).spider_closed(None, "shutdown")
+
+
+def test_a_backlinks_run_imports_first_and_refuses_to_check_nothing(tmp_path):
+    db = tmp_path / "x.db"
+    with pytest.raises(NothingToCheckError, match="no backlinks to check"):
+        Run.from_crawler(crawler_for(BacklinksSpider, db))
+    export = tmp_path / "e.csv"
+    export.write_text("source_url,target_url\nhttp://a.test/p,http://www.ours.test/\n")
+    crawler = crawler_for(BacklinksSpider, db, file=str(export))
+    run = Run.from_crawler(crawler)
+    assert run.import_ids and crawler.stats.get_value("linkrot/import/rows") == 1
+    run.spider_closed(None, "shutdown")
+
+
+def test_the_pipeline_writes_in_batches_and_traps_at_once(tmp_path):
+    db = tmp_path / "x.db"
+    crawler = crawler_for(
+        SiteSpider, db, url=SITE, settings={"LINKROT_BATCH_SIZE": 3, "LINKROT_FLUSH_INTERVAL": 0}
+    )
+    run = Run.from_crawler(crawler)
+    crawler.get_extension = lambda cls: run
+    pipeline = StorePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    rows = sqlite_utils.Database(db)
+    pipeline.process_item(
+        TrapEntry(f"{SITE}cal?…", "more than 2 query strings of one path", f"{SITE}cal?m=3")
+    )
+    assert rows["traps"].count == 1
+    pipeline.process_item(UrlResult(url=SITE, outcome="ok", is_internal=True, http_status=200))
+    pipeline.process_item(SitemapEntry(f"{SITE}orphan", f"{SITE}sitemap.xml"))
+    assert rows["urls"].count == 0  # buffered: two items, a batch is three
+    pipeline.process_item(
+        UrlResult(url=f"{SITE}gone", outcome="not_found", is_internal=True, http_status=404)
+    )
+    assert rows["urls"].count == 2 and rows["sitemap_urls"].count == 1
+    pipeline.process_item(UrlResult(url=f"{SITE}late", outcome="ok", is_internal=True, http_status=200))
+    pipeline.close_spider()  # the last, partial batch is not lost
+    assert rows["urls"].count == 3
+    run.spider_closed(crawler.spider, "finished")
+
+
+def test_retry_after_waits_what_the_server_says_then_gives_up(tmp_path):
+    crawler = crawler_for(
+        SiteSpider,
+        tmp_path / "x.db",
+        url=SITE,
+        settings={"LINKROT_RETRY_AFTER_TIMES": 1, "LINKROT_RETRY_AFTER_MAX": 5},
+    )
+    middleware = RetryAfterMiddleware.from_crawler(crawler)
+    request = Request(SITE)
+    busy = Response(SITE, status=429, headers={"Retry-After": "0"}, request=request)
+    retry = asyncio.run(middleware.process_response(request, busy))
+    assert isinstance(retry, Request) and retry.meta["linkrot_retry_after"] == 1
+    assert asyncio.run(middleware.process_response(retry, busy)) is busy  # asked once: gives up
+    too_long = Response(SITE, status=429, headers={"Retry-After": "3600"}, request=request)
+    assert asyncio.run(middleware.process_response(request, too_long)) is too_long
+    assert crawler.stats.get_value("linkrot/retry_after/gave_up") == 2
+
+
+def test_a_bad_retry_after_setting_is_a_clear_error(tmp_path):
+    crawler = crawler_for(
+        SiteSpider, tmp_path / "x.db", url=SITE, settings={"LINKROT_RETRY_AFTER_MAX": "soon"}
+    )
+    with pytest.raises(ConfigError, match="LINKROT_RETRY_AFTER_MAX"):
+        RetryAfterMiddleware.from_crawler(crawler)
