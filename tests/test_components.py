@@ -12,6 +12,9 @@ import json
 
 import pytest
 import sqlite_utils
+from linkrot.pipelines.store import StorePipeline
+from linkrot.spiders.backlinks import BacklinksSpider
+from linkrot.spiders.site import SiteSpider
 from scrapy import Request
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
@@ -20,10 +23,7 @@ from linkrot import settings as linkrot_settings
 from linkrot.errors import ConfigError, NothingToCheckError, RunLockedError
 from linkrot.items import SitemapEntry, TrapEntry, UrlResult
 from linkrot.middlewares import RetryAfterMiddleware
-from linkrot.pipelines.store import StorePipeline
 from linkrot.run import Run
-from linkrot.spiders.backlinks import BacklinksSpider
-from linkrot.spiders.site import SiteSpider
 
 SITE = "http://www.example.test/"
 

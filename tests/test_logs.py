@@ -47,10 +47,10 @@ def test_no_crawl_opens_the_remote_control_server(tmp_path, demo_server):
 def test_an_expected_download_error_becomes_one_info_line():
     from twisted.internet.error import DNSLookupError
 
-    def record(exc: BaseException) -> logging.LogRecord:
+    def record(exc: Exception) -> logging.LogRecord:
         try:
             raise exc
-        except BaseException as caught:
+        except Exception as caught:
             info = (type(caught), caught, caught.__traceback__)
         return logging.LogRecord(
             "scrapy.downloadermiddlewares.robotstxt", logging.ERROR, "", 0, "x", (), info
