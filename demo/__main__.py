@@ -1,69 +1,182 @@
-"""The bundled demo: serve ``data/demo/site`` on 127.0.0.1, crawl it, print what was found.
+"""The bundled demo: crawl a site, check its backlinks, repair what is broken, all on 127.0.0.1.
 
-    python -m demo [--db data/linkrot.db]
+    python -m demo [--db data/demo.db] [--no-render] [--serve]
 
+One local server answers for the demo site (``www.demo.test``, from
+``data/demo/site``) and for a small web of referring pages (``data/demo/web``,
+one folder per made-up host); ``LINKROT_RESOLVE`` sends those names to it.
 The demo site has broken links, redirect chains (with a temporary hop), a
 loop, a redirect to the home page, a meta refresh, a soft 404, an orphan page
-listed only in the sitemap and a page disallowed by robots.txt.
+listed only in the sitemap and a page disallowed by robots.txt.  The bundled
+Ahrefs export (``data/demo/exports``) lists backlinks that are live, removed,
+flipped to nofollow, on pages gone (404, 410), added by a script, and live
+links to pages of ours that are dead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from linkrot.store import DEFAULT_DB, Store
+from linkrot.render import find_chromium
+from linkrot.store import Store
+from linkrot.suggest import refresh_suggestions
 from linkrot.summary import site_summary
+
 from .server import SiteServer
+from .story import backlink_lines, broken_backlink_lines, lost_lines, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "data" / "demo" / "site"
+DEMO_WEB = ROOT / "data" / "demo" / "web"
+DEMO_EXPORT = next((ROOT / "data" / "demo" / "exports").glob("*.csv"))
+DEMO_DB = ROOT / "data" / "demo.db"
+SITE_HOST = "www.demo.test"
+RESOLVE = "*.test=127.0.0.1"
+QUIET = ["-s", "LOG_LEVEL=WARNING", "-s", "LINKROT_PROGRESS_INTERVAL=0"]
+
+
+class DemoError(Exception):
+    """The demo cannot run as asked (its database belongs to something else)."""
+
+
+def shown(path: Path) -> str:
+    """A path as the user would type it in the project directory (where ``make demo`` runs)."""
+    rel = os.path.relpath(path, ROOT)
+    return str(path) if rel.startswith("..") else rel
+
+
+def fresh_database(db: Path) -> None:
+    """Start from an empty database: the demo's URLs carry a new port each run, old rows would pile up.
+
+    Only a database holding nothing but demo runs is replaced: ``--db data/linkrot.db`` must
+    never wipe a user's own crawls.
+    """
+    if not db.exists():
+        return
+    try:
+        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as probe:
+            others = probe.execute(
+                "SELECT count(*) FROM runs WHERE coalesce(site, '') NOT LIKE ?", (f"http://{SITE_HOST}:%",)
+            ).fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise DemoError(f"{shown(db)} is not a demo database ({exc}): pick another --db") from exc
+    if others:
+        raise DemoError(f"{shown(db)} holds runs of other sites: the demo will not replace it, pick another --db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def scrapy(args: list[str]) -> int:
+    """Run a spider from the project directory, as the user would, and show the command."""
+    print("$ scrapy " + shlex.join([*args, *QUIET]), flush=True)
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
+    return subprocess.call([sys.executable, "-m", "scrapy", *args, *QUIET], cwd=ROOT, env=env)
+
+
+def section(title: str) -> None:
+    print(f"\n== {title}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default=str(ROOT / DEFAULT_DB), help="SQLite database to write")
+    parser.add_argument("--db", type=Path, default=DEMO_DB, help="SQLite database to write (replaced each run)")
     parser.add_argument("--port", type=int, default=0, help="port of the demo server (default: a free one)")
+    parser.add_argument("--no-render", action="store_true", help="check without Chromium even when it is there")
+    parser.add_argument("--serve", action="store_true", help="keep serving afterwards, to try commands by hand")
     args = parser.parse_args(argv)
-    with SiteServer(DEMO_SITE, port=args.port) as server:
-        print(f"Serving the demo site from {DEMO_SITE} at {server.origin}/", flush=True)
-        command = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "site",
-            "-a",
-            f"url={server.origin}/",
-            "-s",
-            f"LINKROT_DB={args.db}",
-            "-s",
-            "LOG_LEVEL=WARNING",
-            "-s",
-            "LINKROT_PROGRESS_INTERVAL=0",
-        ]
-        print("$ " + " ".join(command[2:]), flush=True)
-        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
-        code = subprocess.call(command, cwd=ROOT, env=env)
-    if code:
-        print(f"the crawl failed (exit {code})", file=sys.stderr)
-        return code
-    store = Store(args.db)
-    print()
-    print(site_summary(store, f"{server.origin}/"))
-    store.close()
-    db = os.path.relpath(args.db)
-    db = args.db if db.startswith("..") else db
-    print(
-        f"\nDatabase: {db}\n"
-        f"Explore it: .venv/bin/linkrot explore --db {db}   (Datasette; then open http://127.0.0.1:8001/)\n"
-        f"   or just: .venv/bin/datasette {db}\n"
-        f"Report:     .venv/bin/linkrot report --db {db}"
-    )
+    db: Path = args.db.resolve()
+    try:
+        fresh_database(db)
+    except DemoError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    hosts = {d.name: d for d in sorted(DEMO_WEB.iterdir()) if d.is_dir()}
+    # the demo site answers for every name not in the referring web (www.demo.test, localhost)
+    with SiteServer(DEMO_SITE, port=args.port, hosts=hosts) as server:
+        site = f"http://{SITE_HOST}:{server.port}/"
+        print("linkrot demo: crawl a site, check its backlinks, repair what is broken.")
+        print(f"One server on 127.0.0.1:{server.port}; made-up names reach it through -s LINKROT_RESOLVE='{RESOLVE}':")
+        print(f"  {site}  the demo site ({shown(DEMO_SITE)})")
+        print(f"  {len(hosts)} referring sites ({shown(DEMO_WEB)}): {', '.join(hosts)}")
+
+        section("1. Crawl the site")
+        resolve = ["-s", f"LINKROT_RESOLVE={RESOLVE}", "-s", f"LINKROT_DB={shown(db)}"]
+        code = scrapy(["crawl", "site", "-a", f"url={site}", *resolve])
+        if code:
+            print(f"the crawl failed (exit {code})", file=sys.stderr)
+            return code
+        store = Store(db)
+        print(site_summary(store, site))
+        store.close()
+
+        section("2. Check the backlinks of an Ahrefs export")
+        export = db.with_name(f"{db.stem}-export.csv")
+        # the export's URLs carry the server's port, which changes each run
+        export.write_text(DEMO_EXPORT.read_text(encoding="utf-8").replace("{{port}}", str(server.port)))
+        print(f"The export: {shown(DEMO_EXPORT)}, with this run's port: {shown(export)}")
+        render = [] if not args.no_render and find_chromium(None) else ["-s", "LINKROT_RENDER=never"]
+        if render:
+            print("Chromium not found: checking without a browser (-s LINKROT_RENDER=never); a link added by a script reads as link_removed")
+        else:
+            print(f"Chromium: {find_chromium(None)} renders the pages whose link a script adds")
+        brands = ["-s", "LINKROT_BRANDS=Acme Widgets"]  # the site's brand: finds pages naming it without a link
+        code = scrapy(["crawl", "backlinks", "-a", f"file={shown(export)}", "-a", f"site={site}", *resolve, *brands, *render])
+        if code:
+            print(f"the backlinks check failed (exit {code})", file=sys.stderr)
+            return code
+        store = Store(db)
+        print("\n".join(backlink_lines(store)))
+
+        section("3. Lost links")
+        print("\n".join(lost_lines(store)))
+
+        section("4. Repair: broken backlinks, most valuable first, each with a suggested redirect")
+        refresh_suggestions(store, ROOT / "data" / "redirect-overrides.csv")
+        print("\n".join(broken_backlink_lines(store)))
+        store.close()
+        print("\nThe redirect map (the broken backlinks, and our own redirect chains collapsed to one hop):")
+        print(f"$ linkrot redirects --format nginx --db {shown(db)}")
+        code, out, err = run_cli("redirects", "--format", "nginx", "--db", str(db))
+        print(out + err, end="")
+
+        section("Where to look")
+        report = db.with_name(f"{db.stem}-report.html")
+        code, out, err = run_cli("report", "--format", "html", "--db", str(db))
+        report.write_text(out, encoding="utf-8")
+        print(
+            f"Database:    {shown(db)}\n"
+            f"Explore it:  .venv/bin/linkrot explore --db {shown(db)}   (Datasette; then open http://127.0.0.1:8001/)\n"
+            f"   or just:  .venv/bin/datasette {shown(db)}\n"
+            f"Report:      .venv/bin/linkrot report --db {shown(db)}\n"
+            f"HTML report: {shown(report)}   (linkrot report --format html --db {shown(db)} > {shown(report)})\n"
+            f"Done in {time.monotonic() - started:.0f} s."
+        )
+        if args.serve:
+            serve(site, export, db)
     return 0
+
+
+def serve(site: str, export: Path, db: Path) -> None:
+    print(
+        f"\nStill serving {site} and the referring web (Ctrl-C to stop). Try, in another terminal:\n"
+        f"  .venv/bin/scrapy crawl backlinks -a file={shown(export)} -a site={site} "
+        f"-s LINKROT_RESOLVE='{RESOLVE}' -s LINKROT_DB={shown(db)}\n"
+        "  (a second check confirms the pending losses)",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
