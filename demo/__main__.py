@@ -122,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         # the export's URLs carry the server's port, which changes each run
         export.write_text(DEMO_EXPORT.read_text(encoding="utf-8").replace("{{port}}", str(server.port)))
         print(f"The export: {shown(DEMO_EXPORT)}, with this run's port: {shown(export)}")
-        render = [] if not args.no_render and find_chromium(None) else ["-s", "LINKROT_RENDER=never"]
-        if render:
-            print("Chromium not found: checking without a browser (-s LINKROT_RENDER=never); a link added by a script reads as link_removed")
+        chromium = None if args.no_render else find_chromium(None)  # where the spider would look
+        render = [] if chromium else ["-s", "LINKROT_RENDER=never"]
+        if chromium:
+            print(f"Chromium: {chromium} renders the pages whose link a script adds")
         else:
-            print(f"Chromium: {find_chromium(None)} renders the pages whose link a script adds")
+            why = "--no-render" if args.no_render else "Chromium not found"
+            print(f"{why}: checking without a browser (-s LINKROT_RENDER=never), a link a script adds reads link_removed")
         brands = ["-s", "LINKROT_BRANDS=Acme Widgets"]  # the site's brand: finds pages naming it without a link
         code = scrapy(["crawl", "backlinks", "-a", f"file={shown(export)}", "-a", f"site={site}", *resolve, *brands, *render])
         if code:

@@ -94,7 +94,7 @@ def broken_backlink_lines(store: Store) -> list[str]:
         authority = f", best authority {r['best_authority']:g}" if r["best_authority"] is not None else ""
         lines.append(
             f"  {rank}. {short(r['url'])}  {r['status']}: {_n(r['referring_domains'], 'referring domain')}, "
-            f"{_n(r['backlinks'], 'live backlink')}{authority}"
+            f"{_n(r['backlinks'], 'backlink')}{authority}"
         )
         if r["suggested_target"]:
             home = ", the home page: a last resort" if r["suggestion_is_home"] else ""
