@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from linkrot.render import find_chromium
@@ -68,7 +69,9 @@ def fresh_database(db: Path) -> None:
     except sqlite3.DatabaseError as exc:
         raise DemoError(f"{shown(db)} is not a demo database ({exc}): pick another --db") from exc
     if others:
-        raise DemoError(f"{shown(db)} holds runs of other sites: the demo will not replace it, pick another --db")
+        raise DemoError(
+            f"{shown(db)} holds runs of other sites: the demo does not replace it, use another --db"
+        )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
@@ -86,10 +89,10 @@ def section(title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=DEMO_DB, help="SQLite database to write (replaced each run)")
+    parser.add_argument("--db", type=Path, default=DEMO_DB, help="database to write (replaced each run)")
     parser.add_argument("--port", type=int, default=0, help="port of the demo server (default: a free one)")
-    parser.add_argument("--no-render", action="store_true", help="check without Chromium even when it is there")
-    parser.add_argument("--serve", action="store_true", help="keep serving afterwards, to try commands by hand")
+    parser.add_argument("--no-render", action="store_true", help="check without Chromium even if installed")
+    parser.add_argument("--serve", action="store_true", help="keep serving, to try commands by hand")
     args = parser.parse_args(argv)
     db: Path = args.db.resolve()
     try:
@@ -103,75 +106,86 @@ def main(argv: list[str] | None = None) -> int:
     with SiteServer(DEMO_SITE, port=args.port, hosts=hosts) as server:
         site = f"http://{SITE_HOST}:{server.port}/"
         print("linkrot demo: crawl a site, check its backlinks, repair what is broken.")
-        print(f"One server on 127.0.0.1:{server.port}; made-up names reach it through -s LINKROT_RESOLVE='{RESOLVE}':")
+        print(f"One server on 127.0.0.1:{server.port}; made-up names reach it through LINKROT_RESOLVE:")
         print(f"  {site}  the demo site ({shown(DEMO_SITE)})")
         print(f"  {len(hosts)} referring sites ({shown(DEMO_WEB)}): {', '.join(hosts)}")
+        settings = ["-s", f"LINKROT_RESOLVE={RESOLVE}", "-s", f"LINKROT_DB={shown(db)}"]
 
         section("1. Crawl the site")
-        resolve = ["-s", f"LINKROT_RESOLVE={RESOLVE}", "-s", f"LINKROT_DB={shown(db)}"]
-        code = scrapy(["crawl", "site", "-a", f"url={site}", *resolve])
-        if code:
+        if code := scrapy(["crawl", "site", "-a", f"url={site}", *settings]):
             print(f"the crawl failed (exit {code})", file=sys.stderr)
             return code
-        store = Store(db)
-        print(site_summary(store, site))
-        store.close()
+        with closing(Store(db)) as store:
+            print(site_summary(store, site))
 
         section("2. Check the backlinks of an Ahrefs export")
         export = db.with_name(f"{db.stem}-export.csv")
         # the export's URLs carry the server's port, which changes each run
         export.write_text(DEMO_EXPORT.read_text(encoding="utf-8").replace("{{port}}", str(server.port)))
         print(f"The export: {shown(DEMO_EXPORT)}, with this run's port: {shown(export)}")
-        chromium = None if args.no_render else find_chromium(None)  # where the spider would look
-        render = [] if chromium else ["-s", "LINKROT_RENDER=never"]
-        if chromium:
-            print(f"Chromium: {chromium} renders the pages whose link a script adds")
-        else:
-            why = "--no-render" if args.no_render else "Chromium not found"
-            print(f"{why}: checking without a browser (-s LINKROT_RENDER=never), a link a script adds reads link_removed")
-        brands = ["-s", "LINKROT_BRANDS=Acme Widgets"]  # the site's brand: finds pages naming it without a link
-        code = scrapy(["crawl", "backlinks", "-a", f"file={shown(export)}", "-a", f"site={site}", *resolve, *brands, *render])
-        if code:
+        settings += render_settings(args.no_render)
+        # the site's brand: pages that name it without linking are worth asking for the link back
+        settings += ["-s", "LINKROT_BRANDS=Acme Widgets"]
+        check = ["crawl", "backlinks", "-a", f"file={shown(export)}", "-a", f"site={site}", *settings]
+        if code := scrapy(check):
             print(f"the backlinks check failed (exit {code})", file=sys.stderr)
             return code
-        store = Store(db)
-        print("\n".join(backlink_lines(store)))
-
-        section("3. Lost links")
-        print("\n".join(lost_lines(store)))
-
-        section("4. Repair: broken backlinks, most valuable first, each with a suggested redirect")
-        refresh_suggestions(store, ROOT / "data" / "redirect-overrides.csv")
-        print("\n".join(broken_backlink_lines(store)))
-        store.close()
-        print("\nThe redirect map (the broken backlinks, and our own redirect chains collapsed to one hop):")
-        print(f"$ linkrot redirects --format nginx --db {shown(db)}")
-        code, out, err = run_cli("redirects", "--format", "nginx", "--db", str(db))
-        print(out + err, end="")
-
-        section("Where to look")
-        report = db.with_name(f"{db.stem}-report.html")
-        code, out, err = run_cli("report", "--format", "html", "--db", str(db))
-        report.write_text(out, encoding="utf-8")
-        print(
-            f"Database:    {shown(db)}\n"
-            f"Explore it:  .venv/bin/linkrot explore --db {shown(db)}   (Datasette; then open http://127.0.0.1:8001/)\n"
-            f"   or just:  .venv/bin/datasette {shown(db)}\n"
-            f"Report:      .venv/bin/linkrot report --db {shown(db)}\n"
-            f"HTML report: {shown(report)}   (linkrot report --format html --db {shown(db)} > {shown(report)})\n"
-            f"Done in {time.monotonic() - started:.0f} s."
-        )
+        repair(db)
+        where_to_look(db)
+        print(f"Done in {time.monotonic() - started:.0f} s.")
         if args.serve:
-            serve(site, export, db)
+            serve(site, export, settings)
     return 0
 
 
-def serve(site: str, export: Path, db: Path) -> None:
+def render_settings(no_render: bool) -> list[str]:
+    """Chromium renders the pages whose link a script adds; without it the demo says so and goes on."""
+    chromium = None if no_render else find_chromium(None)  # where the backlinks spider looks
+    if chromium:
+        print(f"Chromium: {chromium} renders the pages whose link a script adds")
+        return []
+    why = "--no-render" if no_render else "Chromium not found"
     print(
-        f"\nStill serving {site} and the referring web (Ctrl-C to stop). Try, in another terminal:\n"
-        f"  .venv/bin/scrapy crawl backlinks -a file={shown(export)} -a site={site} "
-        f"-s LINKROT_RESOLVE='{RESOLVE}' -s LINKROT_DB={shown(db)}\n"
-        "  (a second check confirms the pending losses)",
+        f"{why}: checking without a browser (-s LINKROT_RENDER=never); a link made by a script: link_removed"
+    )
+    return ["-s", "LINKROT_RENDER=never"]
+
+
+def repair(db: Path) -> None:
+    """Steps 2 to 4 from the database: verdicts, lost links, broken backlinks and the redirect map."""
+    with closing(Store(db)) as store:
+        print("\n".join(backlink_lines(store)))
+        section("3. Lost links")
+        print("\n".join(lost_lines(store)))
+        section("4. Repair: broken backlinks, most valuable first, each with a suggested redirect")
+        refresh_suggestions(store, ROOT / "data" / "redirect-overrides.csv")  # what `linkrot suggest` does
+        print("\n".join(broken_backlink_lines(store)))
+    print("\nThe redirect map (the broken backlinks, and our own redirect chains collapsed to one hop):")
+    print(f"$ linkrot redirects --format nginx --db {shown(db)}")
+    _, out, err = run_cli("redirects", "--format", "nginx", "--db", str(db))
+    print(out + err, end="")
+
+
+def where_to_look(db: Path) -> None:
+    section("Where to look")
+    report = db.with_name(f"{db.stem}-report.html")
+    _, out, _ = run_cli("report", "--format", "html", "--db", str(db))
+    report.write_text(out, encoding="utf-8")
+    print(
+        f"Database:    {shown(db)}\n"
+        f"Explore it:  .venv/bin/linkrot explore --db {shown(db)}   (Datasette, at http://127.0.0.1:8001/)\n"
+        f"   or just:  .venv/bin/datasette {shown(db)}\n"
+        f"Report:      .venv/bin/linkrot report --db {shown(db)}\n"
+        f"HTML report: {shown(report)}   (linkrot report --format html --db {shown(db)} > {shown(report)})"
+    )
+
+
+def serve(site: str, export: Path, settings: list[str]) -> None:
+    command = ["crawl", "backlinks", "-a", f"file={shown(export)}", "-a", f"site={site}", *settings]
+    print(
+        f"\nStill serving {site} and the referring web (Ctrl-C to stop). Check again, by hand:\n"
+        f"  .venv/bin/scrapy {shlex.join(command)}\n"
+        "(a second check confirms the pending losses)",
         flush=True,
     )
     try:

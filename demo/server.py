@@ -201,7 +201,9 @@ class SiteServer(ThreadingHTTPServer):
 
     def not_found_page(self, host: str, origin: str | None = None) -> bytes:
         page = self.site_root(host) / "404.html"
-        return self.render(page, origin) if page.is_file() else b"<html><body><h1>Not Found</h1></body></html>"
+        if not page.is_file():
+            return b"<html><body><h1>Not Found</h1></body></html>"
+        return self.render(page, origin)
 
     def __enter__(self) -> SiteServer:
         self._thread = threading.Thread(target=self.serve_forever, name="linkrot-webserver", daemon=True)

@@ -25,7 +25,7 @@ _ORDER = ["live", "nofollow", "link_removed", "not_found"] + [
 
 
 def short(url: str | None) -> str:
-    """``http://techblog.test:41234/x`` -> ``techblog.test/x``: every demo URL has the same scheme and port."""
+    """``http://techblog.test:41234/x`` -> ``techblog.test/x``: all demo URLs share the scheme and port."""
     return re.sub(r"^https?://([^/:]+)(:\d+)?", r"\1", clean(url)) if url else ""
 
 
@@ -35,10 +35,10 @@ def backlink_lines(store: Store) -> list[str]:
         "SELECT status, source_url, target_url, target_status, reason, rendered, mentions_site "
         "FROM backlink_status ORDER BY source_url, target_url"
     )
-    rows.sort(key=lambda r: (_ORDER.index(r["status"]) if r["status"] in _ORDER else len(_ORDER)))
+    rows.sort(key=lambda r: _rank(r["status"]))
     counts = Counter(r["status"] for r in rows)
     pages = len({r["source_url"] for r in rows})
-    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items(), key=_by_verdict))
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items(), key=lambda c: _rank(c[0])))
     lines = [f"  {len(rows)} backlinks on {pages} referring pages: {summary}"]
     for r in rows:
         ours = short(r["target_url"]).split("/", 1)[-1]
@@ -48,8 +48,8 @@ def backlink_lines(store: Store) -> list[str]:
     return lines
 
 
-def _by_verdict(item: tuple[str, int]) -> int:
-    return _ORDER.index(item[0]) if item[0] in _ORDER else len(_ORDER)
+def _rank(verdict: str | None) -> int:
+    return _ORDER.index(verdict) if verdict in _ORDER else len(_ORDER)
 
 
 def _broken_target(status: Any) -> bool:
@@ -81,7 +81,7 @@ def lost_lines(store: Store) -> list[str]:
         lines.append(f"    {r['status']:<13} {short(r['source_url'])}  {why}".rstrip())
     for r in flips:
         lines.append(
-            f"  nofollow flip: {short(r['source_url'])} (the export says followed, the page says rel={r['rel']})"
+            f"  nofollow flip: {short(r['source_url'])} (followed in the export, rel={r['rel']} on the page)"
         )
     return lines
 
