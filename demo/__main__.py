@@ -36,7 +36,10 @@ from .story import backlink_lines, broken_backlink_lines, lost_lines, run_cli
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "data" / "demo" / "site"
 DEMO_WEB = ROOT / "data" / "demo" / "web"
-DEMO_EXPORT = next((ROOT / "data" / "demo" / "exports").glob("*.csv"))
+# named as Ahrefs names its downloads
+DEMO_EXPORT = (
+    ROOT / "data" / "demo" / "exports" / "www.demo.test-backlinks-subdomains_2026-04-18_15-44-46.csv"
+)
 DEMO_DB = ROOT / "data" / "demo.db"
 SITE_HOST = "www.demo.test"
 RESOLVE = "*.test=127.0.0.1"
@@ -62,7 +65,7 @@ def fresh_database(db: Path) -> None:
     if not db.exists():
         return
     try:
-        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as probe:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as probe:
             others = probe.execute(
                 "SELECT count(*) FROM runs WHERE coalesce(site, '') NOT LIKE ?", (f"http://{SITE_HOST}:%",)
             ).fetchone()[0]
