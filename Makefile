@@ -1,4 +1,5 @@
-# linkrot: `make demo` crawls the bundled demo site, `make test` runs the whole test suite.
+# linkrot: `make demo` crawls the bundled demo site and checks its backlinks (`make demo DEMO_ARGS=--serve`
+# keeps serving afterwards), `make test` runs the whole test suite.
 # Both install what they need on a fresh machine (a virtualenv in .venv; Debian's Chromium for the tests).
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 .PHONY: demo test install chromium bench clean
 
 demo: install
-	$(PY) -m demo
+	$(PY) -m demo $(DEMO_ARGS)
 
 test: install chromium
 	$(PY) -m pytest -q

@@ -17,7 +17,14 @@ A route of ``_routes.json`` (key ``host/path`` or ``/path``) has ``status``,
 under the root, sent as its bytes); ``"gzip": true`` compresses the answer.
 
 ``{{port}}`` and ``{{origin}}`` in served HTML/XML/text are replaced with the
-server's port and origin, so static pages can hold absolute links.
+server's port and the origin the request was sent to (its ``Host`` header), so
+static pages can hold absolute links: a site reached as ``www.demo.test:PORT``
+lists itself under that name in its sitemap, not under 127.0.0.1.
+
+``hosts`` maps host names to directories of their own (anywhere), each with
+its own ``_routes.json`` (keys ``/path``; the root's routes do not apply to
+them): the demo serves its site and its web of referring pages from one
+server, so one port appears in every URL.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import mimetypes
 import threading
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,15 +94,19 @@ class SiteHandler(BaseHTTPRequestHandler):
             return self.send(200, self.headers.get("Host", "").encode(), "text/plain", head)
         file = self.server.file_for(self.host(), path)
         if file is None:
-            body = self.server.not_found_page(self.host())
+            body = self.server.not_found_page(self.host(), self.origin())
             return self.send(404, body, "text/html; charset=utf-8", head)
         ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype.endswith("xml"):
             ctype += "; charset=utf-8"
-        return self.send(200, self.server.render(file), ctype, head)
+        return self.send(200, self.server.render(file, self.origin()), ctype, head)
 
     def host(self) -> str:
         return self.headers.get("Host", "").rsplit(":", 1)[0].lower()
+
+    def origin(self) -> str:
+        host = self.headers.get("Host", "")
+        return f"http://{host}" if host else self.server.origin
 
     def answer_route(self, route: dict, head: bool) -> None:
         headers = dict(route.get("headers", {}))
@@ -102,7 +114,7 @@ class SiteHandler(BaseHTTPRequestHandler):
             headers["Location"] = route["redirect"].replace("{{port}}", str(self.server.port))
         status = int(route.get("status", 301 if "redirect" in route else 200))
         if "file" in route:  # bytes as they are: pages in other charsets
-            body = self.server.render(self.server.root / route["file"])
+            body = self.server.render(self.server.root / route["file"], self.origin())
         else:
             body = route.get("body", "").replace("{{port}}", str(self.server.port)).encode()
         if route.get("gzip"):
@@ -133,7 +145,13 @@ class SiteServer(ThreadingHTTPServer):
     # gets SYNs dropped and waits for retransmits (1 s, 3 s, ...) or times out
     request_queue_size = 1024
 
-    def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        hosts: Mapping[str, str | Path] | None = None,
+    ) -> None:
         super().__init__((host, port), SiteHandler)
         self.root = Path(root).resolve()
         self.port = self.server_address[1]
@@ -143,12 +161,22 @@ class SiteServer(ThreadingHTTPServer):
         routes_file = self.root / "_routes.json"
         if routes_file.exists():
             self.routes = json.loads(routes_file.read_text())
+        self.hosts = {name.lower(): Path(path).resolve() for name, path in (hosts or {}).items()}
+        for name, vroot in self.hosts.items():
+            routes_file = vroot / "_routes.json"
+            if routes_file.exists():  # its "/path" routes are its own, not every host's
+                for path, route in json.loads(routes_file.read_text()).items():
+                    self.routes[f"{name}{path}"] = route
         self._thread: threading.Thread | None = None
 
     def route(self, host: str, path: str) -> dict | None:
+        if host in self.hosts:
+            return self.routes.get(f"{host}{path}")
         return self.routes.get(f"{host}{path}") or self.routes.get(path)
 
     def site_root(self, host: str) -> Path:
+        if host in self.hosts:
+            return self.hosts[host]
         vhost = self.root / host
         return vhost if host and vhost.is_dir() else self.root
 
@@ -163,17 +191,19 @@ class SiteServer(ThreadingHTTPServer):
             return None
         return candidate
 
-    def render(self, file: Path) -> bytes:
+    def render(self, file: Path, origin: str | None = None) -> bytes:
         data = file.read_bytes()
         if file.suffix in _TEXT_TYPES:
             data = data.replace(b"{{port}}", str(self.port).encode()).replace(
-                b"{{origin}}", self.origin.encode()
+                b"{{origin}}", (origin or self.origin).encode()
             )
         return data
 
-    def not_found_page(self, host: str) -> bytes:
+    def not_found_page(self, host: str, origin: str | None = None) -> bytes:
         page = self.site_root(host) / "404.html"
-        return self.render(page) if page.is_file() else b"<html><body><h1>Not Found</h1></body></html>"
+        if not page.is_file():
+            return b"<html><body><h1>Not Found</h1></body></html>"
+        return self.render(page, origin)
 
     def __enter__(self) -> SiteServer:
         self._thread = threading.Thread(target=self.serve_forever, name="linkrot-webserver", daemon=True)
