@@ -13,3 +13,8 @@ class ConfigError(LinkrotError):
 
 class ImportFileError(LinkrotError):
     """A backlink export cannot be imported as a whole (unreadable, unknown header, no usable row)."""
+
+
+class WrongExportError(ImportFileError):
+    """The file is a vendor report that lists no backlinks (referring domains, top linking sites,
+    internal links): the message names the export to download instead."""
