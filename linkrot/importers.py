@@ -75,7 +75,9 @@ class ExportFormat:
     required: tuple[str, ...]  # canonical fields that must all be present
     any_of: tuple[str, ...] = ()  # and one of these: the vendor's own columns, telling it apart
     schemeless: bool = False  # URLs may come without a scheme (Moz writes "www.example.org/page")
-    empty_flag: bool | None = None  # what an empty nofollow/ugc/sponsored cell means (None: unknown)
+    # False: a nofollow/ugc/sponsored flag is set when its cell is non-empty, not set when empty
+    # (Majestic).  None: an empty or unreadable cell means "the export does not say".
+    empty_flag: bool | None = None
 
     def expected(self) -> str:
         aliases = COLUMN_ALIASES[self.name]
@@ -480,8 +482,13 @@ class Export:
         lost, _ = first("lost_status")
         flags = {}
         for name in ("nofollow", "ugc", "sponsored"):
-            value = first(name)[0]
-            flags[name] = parse_flag(value, name) if value else fmt.empty_flag if name in self._columns else None
+            value, flag = first(name)[0], None
+            if value:
+                flag = parse_flag(value, name)
+                flag = True if flag is None and fmt.empty_flag is False else flag
+            elif name in self._columns:
+                flag = fmt.empty_flag
+            flags[name] = flag
         return BacklinkRow(
             line=line,
             source_url=source_url,
