@@ -25,8 +25,8 @@ BATCH = 2000
 _LOGGED_ERRORS = 10  # bad rows named in the log per file; all of them are in import_errors
 
 
-def backlink_row(row: BacklinkRow, site: str | None) -> dict[str, Any]:
-    """The ``backlinks`` columns of an imported row."""
+def backlink_row(row: BacklinkRow, site: str | None, fmt: str | None = None) -> dict[str, Any]:
+    """The ``backlinks`` columns of an imported row; ``fmt``: the export's format name."""
     target = row.target_url or site
     host = hostname_of(row.source_url)
     return {
@@ -52,6 +52,7 @@ def backlink_row(row: BacklinkRow, site: str | None) -> dict[str, Any]:
         "anchors": [row.anchor] if row.anchor else None,
         "vendor_chain": [{"hop": h, "url": u, "status": s} for h, u, s in row.vendor_chain] or None,
         "extra": row.extra or None,
+        "source_format": fmt,
     }
 
 
@@ -95,7 +96,7 @@ def import_file(store: Store, path: str, *, site: str | None) -> tuple[int, dict
             errors.append((item.line, "a page of your own site, not a backlink"))
             own += 1
         else:
-            batch.append(backlink_row(item, site))
+            batch.append(backlink_row(item, site, export.format))
             rows += 1
         if len(batch) >= BATCH or len(errors) >= BATCH:
             import_id = import_id or store.start_import(None, str(path), export.format, export.encoding)
