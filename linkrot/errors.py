@@ -25,3 +25,8 @@ class NothingToCheckError(LinkrotError):
 
 class NotALinkrotDatabaseError(LinkrotError):
     """A file given as the database is not one linkrot wrote (or not SQLite at all)."""
+
+
+class WrongExportError(ImportFileError):
+    """The file is a vendor report that lists no backlinks (referring domains, top linking sites,
+    internal links): the message names the export to download instead."""

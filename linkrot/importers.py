@@ -6,6 +6,8 @@ header name: vendors reorder and rename columns between report types, and Search
 Console translates them (see shared/export-formats.md).  Users feed us downloaded
 third-party files, so any bytes give rows or one ``ImportFileError``, never another
 traceback.  No deduplication here: the store dedupes on (source, target).
+A report that is not a backlink list (referring domains, top linking sites) is refused
+with ``WrongExportError``, naming the export to download instead.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from linkrot.errors import ImportFileError
+from linkrot.errors import ImportFileError, WrongExportError
 from linkrot.urls import normalize_url
 
 _FIELD_LIMIT = 64 * 1024 * 1024  # several-MB fields occur (page contexts); a longer line is reported
@@ -53,6 +55,10 @@ class BacklinkRow:
     ugc: bool | None = None
     sponsored: bool | None = None
     lost_status: str | None = None  # the vendor's raw "lost" token/date/state; None while live
+    toxic_score: float | None = None  # Semrush Backlink Audit's 0-100 toxicity
+    # Ahrefs: the URL written on the referring page, then each later hop, as (hop, url, status);
+    # ``target_url`` is where that chain ends.  Hops whose URL is unusable are left out.
+    vendor_chain: list[tuple[int, str, int | None]] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # EXTRA columns kept, non-empty only
 
 
@@ -68,6 +74,10 @@ class ExportFormat:
     label: str
     required: tuple[str, ...]  # canonical fields that must all be present
     any_of: tuple[str, ...] = ()  # and one of these: the vendor's own columns, telling it apart
+    schemeless: bool = False  # URLs may come without a scheme (Moz writes "www.example.org/page")
+    # False: a nofollow/ugc/sponsored flag is set when its cell is non-empty, not set when empty
+    # (Majestic).  None: an empty or unreadable cell means "the export does not say".
+    empty_flag: bool | None = None
 
     def expected(self) -> str:
         aliases = COLUMN_ALIASES[self.name]
@@ -78,26 +88,38 @@ class ExportFormat:
 # Format name -> canonical field -> header aliases, compared case-, space- and
 # punctuation-insensitively.  The first non-empty alias column wins; "extra" lists
 # columns all kept in BacklinkRow.extra.  Edit here when a vendor renames a column.
+# Real headers of each variant: shared/realworld-exports/SOURCES.md.
 # fmt: off
 COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "ahrefs": {
-        "source_url": ("Referring page URL",), "target_url": ("Target URL",),
-        "anchor": ("Anchor",), "source_title": ("Referring page title",),
+    "ahrefs": {  # v3 names first, then the legacy v2 export ("Link URL", "Link Anchor", "Last Check")
+        "source_url": ("Referring page URL",), "target_url": ("Target URL", "Link URL"),
+        "anchor": ("Anchor", "Link Anchor"), "source_title": ("Referring page title",),
         "authority": ("Domain rating", "DR"),
         "nofollow": ("Nofollow",), "ugc": ("UGC",), "sponsored": ("Sponsored",),
         "first_seen": ("First seen",),
-        "last_seen": ("Last seen", "Ref. page checked"),  # the Broken backlinks export has only the latter
-        "lost_status": ("Lost status", "Lost"),
-        "extra": ("Referring page HTTP code", "Target page HTTP code", "Type", "Rendered", "Raw", "Lost",
-                  "Drop reason", "Is spam", "Target checked"),
+        # the Broken backlinks export has only "Ref. page checked"; v2 has "Last Check"
+        "last_seen": ("Last seen", "Ref. page checked", "Last Check"),
+        "lost_status": ("Lost status", "Lost", "Backlink Status"),
+        # the URL on the page, then each hop; "Target URL" is where they end
+        "chain_urls": ("Redirect Chain URLs",), "chain_codes": ("Redirect Chain status codes",),
+        "extra": ("Referring page HTTP code", "Target page HTTP code", "Last HTTP Code", "Type", "Rendered",
+                  "Raw", "Js rendered", "Lost", "Drop reason", "Discovered status", "Is spam", "Target checked",
+                  "UR", "URL Rating", "Links in group"),
     },
-    "semrush": {
+    "semrush": {  # Backlink Analytics; the older export has "Page score" / "Page trust score"
         "source_url": ("Source url",), "target_url": ("Target url",),
-        "authority": ("Page ascore", "Page AS"), "lost_status": ("Lost link",),
+        "authority": ("Page ascore", "Page AS", "Page score"), "lost_status": ("Lost link",),
         "anchor": ("Anchor",), "source_title": ("Source title",),
         "nofollow": ("Nofollow",), "ugc": ("Ugc",), "sponsored": ("Sponsored",),
         "first_seen": ("First seen",), "last_seen": ("Last seen",),
-        "extra": ("Text", "Image", "Frame", "Form", "Sitewide", "New link"),
+        "extra": ("Text", "Image", "Frame", "Form", "Sitewide", "New link", "Page trust score"),
+    },
+    "semrush_audit": {  # Backlink Audit: authority scores, "No Follow" and the toxic score
+        "source_url": ("Source URL",), "target_url": ("Target URL",),
+        "authority": ("Domain Authority Score",), "toxic_score": ("Toxic Score",),
+        "anchor": ("Anchor",), "source_title": ("Source Page Title",),
+        "nofollow": ("No Follow",), "first_seen": ("First Seen",), "last_seen": ("Last Seen",),
+        "extra": ("Page Authority Score", "Anchor Type", "Link Type", "Comment"),
     },
     "majestic": {  # the Site Explorer download, then API-style names
         "source_url": ("Source URL", "SourceURL"), "target_url": ("Target URL", "TargetURL"),
@@ -106,18 +128,19 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "last_seen": ("Source Crawl Date", "LastSeenDate"),
         "lost_status": ("DateLost", "ReasonLost"),
         "anchor": ("Anchor Text", "AnchorText"), "source_title": ("Source Title", "SourceTitle"),
-        "extra": ("FlagImageLink", "FlagRedirect", "FlagFrame", "FlagOldCrawl", "FlagAltText", "FlagMention",
-                  "FlagDeleted", "DateLost", "ReasonLost", "SourceCitationFlow"),
+        "extra": ("FlagImageLink", "FlagImages", "FlagRedirect", "FlagFrame", "FlagOldCrawl", "FlagAltText",
+                  "FlagMention", "FlagDeleted", "DateLost", "ReasonLost", "SourceCitationFlow"),
     },
-    "moz": {  # headers unconfirmed (export-formats.md): plausible names, adjust on a real file
+    "moz": {  # Link Explorer (URLs without a scheme), then the legacy Open Site Explorer export
         "source_url": ("Source URL", "URL", "Source Page URL"),
         "target_url": ("Target URL", "Target Page URL", "Target"),
         "authority": ("Domain Authority", "Page Authority", "DA", "PA"),
         "lost_status": ("Link State", "Date Lost"),
         "anchor": ("Anchor Text", "Anchor"), "source_title": ("Title", "Source Title", "Page Title"),
-        "nofollow": ("Nofollow", "No Follow"),
+        # "Link Type" holds follow/nofollow; Open Site Explorer said "Only rel=nofollow" Yes/No
+        "nofollow": ("Nofollow", "No Follow", "Link Type", "Only rel=nofollow"),
         "first_seen": ("Date First Seen", "First Seen"), "last_seen": ("Date Last Seen", "Last Seen"),
-        "extra": ("Spam Score", "Page Authority", "Date Lost", "Link Type"),
+        "extra": ("Spam Score", "Page Authority", "PA", "Date Lost", "HTTP Status Code", "301"),
     },
     "gsc": {  # headers follow the Search Console UI language
         "source_url": ("Linking page", "Página de enlace"),
@@ -135,11 +158,34 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("ahrefs", "Ahrefs", ("source_url", "target_url")),
     ExportFormat("semrush", "Semrush", ("source_url", "target_url"), ("authority", "lost_status")),
+    ExportFormat("semrush_audit", "Semrush Backlink Audit", ("source_url", "target_url"), ("toxic_score",)),
+    # Majestic writes a flag only when it is set (SOURCES.md, the Hostelz importer)
     ExportFormat("majestic", "Majestic", ("source_url", "target_url"),
-                 ("authority", "nofollow", "first_seen", "last_seen", "lost_status")),
-    ExportFormat("moz", "Moz", ("source_url", "target_url"), ("authority", "lost_status")),
+                 ("authority", "nofollow", "first_seen", "last_seen", "lost_status"), empty_flag=False),
+    ExportFormat("moz", "Moz", ("source_url", "target_url"), ("authority", "lost_status"), schemeless=True),
     ExportFormat("gsc", "Google Search Console", ("source_url",)),
     ExportFormat("plain", "plain", ("source_url", "target_url")),
+)
+
+_FORMAT = {f.name: f for f in FORMATS}
+
+# Reports users download by mistake: one row per domain, site or target, no linking page.
+# (header names that all identify it, what it is, what to download instead)
+WRONG_EXPORTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("Domain ascore", "Domain", "Backlinks"), 'a Semrush "Referring domains" export (one row per domain)',
+     'export Backlink Analytics > Backlinks instead'),
+    (("Domain", "Links to target"), 'an Ahrefs "Referring domains" export (one row per domain)',
+     'export Site Explorer > Backlinks instead'),
+    (("Subnet", "Links to target"), 'an Ahrefs "Referring IPs" export (one row per subnet)',
+     'export Site Explorer > Backlinks instead'),
+    (("Site", "Linking pages"), 'the Search Console "Top linking sites" table (one row per site)',
+     'use "Export external links" > "Latest links" in the Links report instead'),
+    (("Target page", "Incoming links"), 'the Search Console "Top linked pages" table (one row per page of yours)',
+     'use "Export external links" > "Latest links" in the Links report instead'),
+    (("Target page", "Internal links"), 'the Search Console internal "Top linked pages" table',
+     'use "Export external links" > "Latest links" in the Links report instead'),
+    (("Rank", "Link text"), 'the Search Console "Top linking text" table (anchor texts only)',
+     'use "Export external links" > "Latest links" in the Links report instead'),
 )
 
 # Month names are English: strptime's %b follows LC_TIME, which stays "C" in linkrot.
@@ -151,8 +197,18 @@ EXPECTED_HEADERS = ", ".join(f.expected() for f in reversed(FORMATS))
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _LIVE = _FALSE | {"active", "live"}  # "lost" columns that say the link is still there
+# Moz's "Link Type" says follow/nofollow in words rather than as a boolean
+_NOFOLLOW_WORDS = {"nofollow": True, "follow": False, "dofollow": False}
+# "no value" as Moz writes it ("--", "--%"); only read so in data columns, never in an anchor or title
+_PLACEHOLDER = re.compile(r"-+%?|n/a")
+_TEXT_FIELDS = frozenset({"source_url", "target_url", "anchor", "source_title", "chain_urls"})
 _NON_WORD = re.compile(r"[\W_]+")
 _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# "https://a.example/, https://b.example/": Ahrefs joins chain URLs with ", " (a URL has no space)
+_CHAIN_SPLIT = re.compile(r",\s+")
+# a host name as Moz writes it before the path: labels with a dot, no scheme, no userinfo
+_BARE_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+\.?(?::\d+)?(?:[/?#]|$)")
 
 
 def header_key(name: str) -> str:
@@ -163,6 +219,39 @@ def header_key(name: str) -> str:
 def parse_bool(text: str) -> bool | None:
     text = text.strip().casefold()
     return True if text in _TRUE else False if text in _FALSE else None
+
+
+def parse_flag(text: str, name: str = "") -> bool | None:
+    """A nofollow/ugc/sponsored cell: a boolean, or Moz's follow/nofollow words for nofollow."""
+    value = parse_bool(text)
+    if value is None and name == "nofollow":
+        value = _NOFOLLOW_WORDS.get(text.strip().casefold())
+    return value
+
+
+def parse_chain(urls: str, codes: str) -> list[tuple[int, str, int | None]]:
+    """Ahrefs' "Redirect Chain URLs" and "... status codes" as (hop, normalized URL, status).
+
+    Hop 0 is the URL written on the referring page.  An unusable URL is left out but keeps
+    its hop number, so that hop 0 is never mistaken for another hop.
+    """
+    statuses = [c.strip() for c in codes.split(",")] if codes.strip() else []
+    chain = []
+    for hop, raw in enumerate(u for u in _CHAIN_SPLIT.split(urls.strip()) if u):
+        url = _normalize_once(raw)
+        if url is None:
+            continue
+        status = statuses[hop] if hop < len(statuses) else ""
+        chain.append((hop, url, int(status) if status.isdigit() else None))
+    return chain
+
+
+def with_scheme(url: str, scheme: str) -> str:
+    """``www.example.org/page`` as ``scheme://www.example.org/page``; any other text unchanged."""
+    text = url.strip()
+    if _HAS_SCHEME.match(text) or not _BARE_HOST.match(text):
+        return url
+    return f"{scheme}://{text}"
 
 
 def parse_date(text: str) -> str | None:
@@ -292,9 +381,16 @@ class Export:
     header: list[str]
     header_line: int  # 1 unless a preamble ("sep=;", a title) comes first
     _columns: dict[str, list[tuple[int, str]]] = field(repr=False)
+    # the scheme given to a target URL written without one (Moz): the user's site's, when known
+    target_scheme: str = "https"
+
+    @property
+    def label(self) -> str:
+        return _FORMAT[self.format].label
 
     def __iter__(self) -> Iterator[BacklinkRow | RowError]:
         total = usable = 0
+        first_error: RowError | None = None
         try:
             with _open_text(self.path, self.encoding) as text:
                 lines = _Lines(text, _FIELD_LIMIT, not self.encoding.startswith("utf-16"))
@@ -302,11 +398,17 @@ class Export:
                     pass
                 for item in self._records(lines):
                     total, usable = total + 1, usable + isinstance(item, BacklinkRow)
+                    first_error = first_error or (item if isinstance(item, RowError) else None)
                     yield item
         except OSError as exc:
             raise _file_error(self.path, f"cannot read the file ({exc})") from exc
         if not usable:
-            raise _file_error(self.path, f"no usable backlink row ({total} rows could not be read)")
+            # The header was recognised: say why the rows were refused, not what a header looks like.
+            why = f"; line {first_error.line}: {first_error.reason}" if first_error else ""
+            raise ImportFileError(
+                f"{self.path}: no usable backlink row in this {self.label} export "
+                f"({total} rows could not be read{why})"
+            )
 
     def _records(self, lines: _Lines) -> Iterator[BacklinkRow | RowError]:
         dialect = {"delimiter": self.delimiter, "skipinitialspace": True, "strict": False}
@@ -351,13 +453,17 @@ class Export:
     def _row(self, line: int, fields: list[str]) -> BacklinkRow | RowError:
         def first(name: str) -> tuple[str, str] | tuple[None, None]:
             for i, column in self._columns.get(name, ()):
-                if value := fields[i].strip():
+                value = fields[i].strip()
+                if value and (name in _TEXT_FIELDS or not _PLACEHOLDER.fullmatch(value)):
                     return value, column
             return None, None
 
+        fmt = _FORMAT[self.format]
         source, _ = first("source_url")
         if not source:
             return RowError(line, "no source URL")
+        # Sources get http: a page that moved to https redirects, which matching ignores.
+        source = with_scheme(source, "http") if fmt.schemeless else source
         source_url = _normalize_once(source)
         if source_url is None:
             return RowError(line, _url_problem("source", source))
@@ -366,13 +472,23 @@ class Export:
             target, _ = first("target_url")
             if not target:
                 return RowError(line, "no target URL")
+            target = with_scheme(target, self.target_scheme) if fmt.schemeless else target
             target_url = normalize_url(target)
             if target_url is None:
                 return RowError(line, _url_problem("target", target))
         score, metric = first("authority")
         authority = parse_score(score) if score else None
+        toxic, _ = first("toxic_score")
         lost, _ = first("lost_status")
-        flags = {name: parse_bool(first(name)[0] or "") for name in ("nofollow", "ugc", "sponsored")}
+        flags = {}
+        for name in ("nofollow", "ugc", "sponsored"):
+            value, flag = first(name)[0], None
+            if value:
+                flag = parse_flag(value, name)
+                flag = True if flag is None and fmt.empty_flag is False else flag
+            elif name in self._columns:
+                flag = fmt.empty_flag
+            flags[name] = flag
         return BacklinkRow(
             line=line,
             source_url=source_url,
@@ -384,7 +500,13 @@ class Export:
             first_seen=parse_date(first("first_seen")[0] or ""),
             last_seen=parse_date(first("last_seen")[0] or ""),
             lost_status=None if lost is None or lost.casefold() in _LIVE else lost,
-            extra={c: v for i, c in self._columns.get("extra", ()) if (v := fields[i].strip())},
+            toxic_score=parse_score(toxic) if toxic else None,
+            vendor_chain=parse_chain(first("chain_urls")[0] or "", first("chain_codes")[0] or ""),
+            extra={
+                c: v
+                for i, c in self._columns.get("extra", ())
+                if (v := fields[i].strip()) and not _PLACEHOLDER.fullmatch(v)
+            },
             **flags,
         )
 
@@ -396,8 +518,22 @@ def _url_problem(which: str, raw: str) -> str:
     return f"{which} URL is not an absolute http(s) URL: {_show(raw.strip())}"
 
 
-def open_export(path: str | Path) -> Export:
-    """Sniff encoding, delimiter and vendor format from the header of an export file."""
+def wrong_export(header: list[str]) -> str | None:
+    """What the header's report is and what to download instead, when it is no backlink list."""
+    keys = {header_key(name) for name in header}
+    for names, what, instead in WRONG_EXPORTS:
+        if all(header_key(n) in keys for n in names):
+            return f"this is {what}, not a list of backlinks: {instead}"
+    return None
+
+
+def open_export(path: str | Path, *, target_scheme: str = "https") -> Export:
+    """Sniff encoding, delimiter and vendor format from the header of an export file.
+
+    ``target_scheme``: given to target URLs an export writes without one (Moz); pass the
+    scheme of the user's site.  Raises WrongExportError for a report that lists domains,
+    sites or anchor texts instead of backlinks.
+    """
     path, seen = Path(path), []
     try:
         with path.open("rb") as raw:
@@ -422,7 +558,10 @@ def open_export(path: str | Path) -> Export:
                     except csv.Error:
                         continue
                     if found := detect_format(header):
-                        return Export(path, found[0].name, encoding, delimiter, header, number, found[1])
+                        fmt, columns = found
+                        return Export(path, fmt.name, encoding, delimiter, header, number, columns, target_scheme)
+                    if len(header) > 1 and (problem := wrong_export(header)):
+                        raise WrongExportError(f"{path}: {problem}")
     except OSError as exc:
         raise _file_error(path, f"cannot read the file ({exc})") from exc
     if not seen:
@@ -430,6 +569,6 @@ def open_export(path: str | Path) -> Export:
     raise _file_error(path, f"header not recognised: {_show(seen[0])}")
 
 
-def read_export(path: str | Path) -> Iterator[BacklinkRow | RowError]:
+def read_export(path: str | Path, *, target_scheme: str = "https") -> Iterator[BacklinkRow | RowError]:
     """Rows of an export file; ImportFileError now for a bad file, at the end if no row was usable."""
-    return iter(open_export(path))
+    return iter(open_export(path, target_scheme=target_scheme))

@@ -6,11 +6,19 @@ comparing case-insensitively on scheme and host and ignoring the fragment, the
 default port, http vs https and a trailing-slash difference: :func:`link_key`.
 A link to another URL of the target's site (same host, ignoring a leading
 ``www.`` and the port: :func:`site_key`) also counts, with ``target_changed``.
+
+A backlink may name alternative URLs: the redirect chain its vendor saw (Ahrefs'
+"Redirect Chain URLs": the URL written on the page first, then each hop, the
+target being where it ends).  An exact link to any of them is the link, and
+``LinkMatch.matched`` says which one it was.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -60,46 +68,82 @@ class LinkMatch:
     anchor_text: str
     rel: str
     nofollow: bool  # rel nofollow/ugc/sponsored, or page-level nofollow
-    target_changed: bool  # it points to another URL of the target's site
+    target_changed: bool  # it points to another URL of the target's site (or of an alternative's)
     evidence: str
+    # which URL the link is to: "target", or an alternative: "chain_start" (the URL the vendor
+    # saw on the page, before its redirects), "chain_hop" (a later URL of that chain)
+    matched: str = "target"
 
 
 def rel_is_nofollow(rel: str) -> bool:
     return not NOFOLLOW_RELS.isdisjoint(rel.lower().split())
 
 
+def chain_alternatives(chain: str | Iterable[Any] | None) -> list[tuple[str, str]]:
+    """The alternatives of a vendor redirect chain, as ``find_link`` takes them.
+
+    ``chain``: the ``backlinks.vendor_chain`` JSON (a list of ``{hop, url, status}``) or
+    that list; hop 0 is the URL written on the page.  Returns ``[(url, kind)]``.
+    """
+    if not chain:
+        return []
+    entries = json.loads(chain) if isinstance(chain, str) else chain
+    out = []
+    for entry in entries:
+        hop, url = (entry["hop"], entry["url"]) if isinstance(entry, dict) else (entry[0], entry[1])
+        out.append((url, "chain_start" if hop == 0 else "chain_hop"))
+    return out
+
+
 def find_link(
-    page: Page, page_url: str, target_url: str, *, any_url_of_site: bool = False, page_nofollow: bool = False
+    page: Page,
+    page_url: str,
+    target_url: str,
+    *,
+    any_url_of_site: bool = False,
+    page_nofollow: bool = False,
+    alternatives: Iterable[tuple[str, str]] = (),
 ) -> LinkMatch | None:
     """The best link to ``target_url`` (or, failing that, to its site) on ``page``.
 
     An exact link beats a link elsewhere on the site; a followed link beats a
     nofollow one; otherwise the first in document order wins.  With
     ``any_url_of_site`` (Search Console exports have no target) any link to the
-    site is a match and never counts as ``target_changed``.
+    site is a match and never counts as ``target_changed``.  ``alternatives``
+    (``[(url, kind)]``, see :func:`chain_alternatives`) are URLs whose exact link
+    counts as the link too; the target wins over them when a URL is both, and
+    a link elsewhere on an alternative's site counts as ``target_changed``.
     """
     base = page_url
     if page.base_href:
         base = absolute_url(page_url, page.base_href) or page_url
-    want_key = None if any_url_of_site else link_key(target_url)
-    want_site = site_key(target_url)
-    best: tuple[int, Anchor, str] | None = None
+    keys: dict[str, str] = {}  # link_key -> what it is; the first naming of a key wins
+    sites: dict[str, str] = {}
+    for url, kind in [(target_url, "target"), *alternatives]:
+        if not any_url_of_site and (key := link_key(url)) is not None:
+            keys.setdefault(key, kind)
+        if (site := site_key(url)) is not None:
+            sites.setdefault(site, kind)
+    best: tuple[int, Anchor, str, str] | None = None
     for anchor in page.anchors:
         resolved = absolute_url(base, anchor.href)
         if resolved is None:
             continue
-        exact = want_key is not None and link_key(resolved) == want_key
-        if not exact and site_key(resolved) != want_site:
-            continue
+        kind = keys.get(link_key(resolved) or "")
+        exact = kind is not None
+        if not exact:
+            kind = sites.get(site_key(resolved) or "")
+            if kind is None:
+                continue
         nofollow = page_nofollow or rel_is_nofollow(anchor.rel)
         rank = (0 if exact or any_url_of_site else 2) + (1 if nofollow else 0)
         if best is None or rank < best[0]:
-            best = (rank, anchor, resolved)
+            best = (rank, anchor, resolved, kind)
             if rank == 0:
                 break
     if best is None:
         return None
-    rank, anchor, resolved = best
+    rank, anchor, resolved, matched = best
     try:
         linked = urljoin(base, anchor.href.strip())
     except ValueError:
@@ -111,6 +155,7 @@ def find_link(
         nofollow=bool(rank % 2),
         target_changed=rank >= 2,
         evidence=evidence(anchor),
+        matched=matched,
     )
 
 

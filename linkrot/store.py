@@ -251,6 +251,13 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, pattern)
     ) WITHOUT ROWID;
     """,
+    # 6: vendor exports as downloaded: every anchor listed, the vendor's redirect chain, toxic score
+    """
+    ALTER TABLE backlinks ADD COLUMN anchors TEXT;
+    ALTER TABLE backlinks ADD COLUMN vendor_chain TEXT;
+    ALTER TABLE backlinks ADD COLUMN toxic_score REAL;
+    ALTER TABLE backlinks ADD COLUMN last_import_id INTEGER;
+    """,
 ]
 
 _ERROR_OUTCOMES = ", ".join(f"'{s.value}'" for s in Status if s.is_error)
@@ -318,11 +325,13 @@ _VIEWS: dict[str, str] = {
         SELECT b.source_url, b.target_url, c.status, c.http_status, c.link_found, c.rendered, c.linked_url,
                c.anchor_text, c.rel, c.noindex, c.canonical_url, c.target_changed,
                coalesce(t.http_status, t.outcome) AS target_status, t.final_url AS target_final_url,
-               t.hops AS target_hops, t.is_loop AS target_loop, t.outcome AS target_outcome,
+               t.hops AS target_hops, b.vendor_chain AS export_chain,
+               (SELECT max(json_extract(value, '$.hop')) + 1 FROM json_each(b.vendor_chain)) AS export_hops,
+               t.is_loop AS target_loop, t.outcome AS target_outcome,
                c.checked_at, c.reason, c.nofollow, c.anchor_class, c.mentions_site, c.rechecked, c.outcome, c.final_url, c.hops, c.chain, c.evidence, c.error,
                b.any_target, b.target_site, b.source_host, b.source_domain, b.anchor AS export_anchor, b.source_title,
-               b.authority, b.authority_metric, b.first_seen, b.last_seen, b.lost_status AS export_lost_status,
-               b.source_format, b.id AS backlink_id, c.run_id,
+               b.anchors AS export_anchors, b.authority, b.authority_metric, b.first_seen, b.last_seen,
+               b.lost_status AS export_lost_status, b.toxic_score, b.source_format, b.id AS backlink_id, c.run_id,
                {_TRIAGE} AS triage
         FROM backlinks b
         LEFT JOIN backlink_checks c ON c.backlink_id = b.id
@@ -473,18 +482,39 @@ _SITEMAP_SQL = "INSERT OR IGNORE INTO sitemap_urls (run_id, url, sitemap) VALUES
 _BACKLINK_COLUMNS = (
     "source_url target_url any_target target_site source_host source_domain anchor source_title authority "
     "authority_metric first_seen last_seen nofollow ugc sponsored lost_status extra source_format "
-    "first_imported_at last_imported_at"
+    "first_imported_at last_imported_at anchors vendor_chain toxic_score last_import_id"
 ).split()
 # a newer export refreshes what the vendor knows; an empty cell never erases a known fact
 _KEEP_FIRST = {"first_seen", "first_imported_at", "target_site", "source_host", "source_domain"}
+# One export listing a pair twice (an image link and a text link) is one backlink: the first
+# listing's facts, and the JSON lists of anchors and chain entries of all its listings.
+_SAME_IMPORT = "last_import_id = excluded.last_import_id"
+_MERGED = {"anchors", "vendor_chain"}
+_JSON_UNION = """(SELECT json_group_array(CASE type WHEN 'object' THEN json(value) ELSE value END) FROM (
+    SELECT 0 AS part, key, type, value FROM json_each({c})
+    UNION ALL SELECT 1, key, type, value FROM json_each(excluded.{c})
+        WHERE value NOT IN (SELECT value FROM json_each({c}))
+    ORDER BY part, key))"""
+
+
+def _on_conflict(c: str) -> str:
+    if c in _KEEP_FIRST:
+        return f"{c} = coalesce({c}, excluded.{c})"
+    if c in _MERGED:
+        union = _JSON_UNION.format(c=c)
+        return (
+            f"{c} = CASE WHEN {_SAME_IMPORT} AND {c} IS NOT NULL AND excluded.{c} IS NOT NULL THEN {union} "
+            f"ELSE coalesce(excluded.{c}, {c}) END"
+        )
+    if c in ("last_import_id", "last_imported_at"):
+        return f"{c} = excluded.{c}"
+    return f"{c} = CASE WHEN {_SAME_IMPORT} THEN coalesce({c}, excluded.{c}) ELSE coalesce(excluded.{c}, {c}) END"
+
+
 _BACKLINK_SQL = (
     f"INSERT INTO backlinks ({', '.join(_BACKLINK_COLUMNS)}) VALUES ({', '.join('?' * len(_BACKLINK_COLUMNS))}) "
     "ON CONFLICT (source_url, target_url) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = coalesce({c}, excluded.{c})" if c in _KEEP_FIRST else f"{c} = coalesce(excluded.{c}, {c})"
-        for c in _BACKLINK_COLUMNS
-        if c not in ("source_url", "target_url")
-    )
+    + ", ".join(_on_conflict(c) for c in _BACKLINK_COLUMNS if c not in ("source_url", "target_url"))
 )
 _BACKLINK_IMPORT_SQL = (
     "INSERT OR IGNORE INTO backlink_imports (import_id, backlink_id, line) "
@@ -699,9 +729,12 @@ class Store:
         values = []
         links = []
         for row in rows:
-            row = {**row, "first_imported_at": now, "last_imported_at": now}
+            row = {**row, "first_imported_at": now, "last_imported_at": now, "last_import_id": import_id}
             if isinstance(row.get("extra"), dict):
                 row["extra"] = json.dumps(row["extra"], sort_keys=True) if row["extra"] else None
+            for name in ("anchors", "vendor_chain"):  # JSON lists; empty is unknown
+                if isinstance(row.get(name), list):
+                    row[name] = json.dumps(row[name], sort_keys=True) if row[name] else None
             values.append(tuple(row.get(c) for c in _BACKLINK_COLUMNS))
             links.append((import_id, row.get("line"), row["source_url"], row["target_url"]))
         with self.conn:
@@ -768,16 +801,20 @@ class Store:
             (run_id,),
         ).fetchone()
 
-    def queued_pages(self, run_id: int, after: int, limit: int) -> list[tuple[int, str, list[tuple]]]:
+    def queued_pages(
+        self, run_id: int, after: int, limit: int, *, with_chain: bool = False
+    ) -> list[tuple[int, str, list[tuple]]]:
         """The next ``limit`` referring pages of the queue after ``after``: (seq, source_url, backlinks).
 
         Each backlink is ``(id, target_url, any_target, standing)``; ``standing`` is what the
-        history knows (1 link there, 0 lost, None never seen).  Backlinks this run already
-        checked (before a crash) are left out; a page may come back with none left.
+        history knows (1 link there, 0 lost, None never seen).  With ``with_chain`` a fifth
+        field follows: the vendor's redirect chain (``backlinks.vendor_chain`` JSON, or None),
+        for ``matching.chain_alternatives``.  Backlinks this run already checked (before a
+        crash) are left out; a page may come back with none left.
         """
         rows = self.conn.execute(
             """
-            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target, s.standing,
+            SELECT q.seq, q.source_url, b.id, b.target_url, b.any_target, s.standing, b.vendor_chain,
                    EXISTS (SELECT 1 FROM backlink_checks k WHERE k.backlink_id = b.id AND k.run_id = q.run_id)
             FROM (SELECT run_id, seq, source_url FROM check_queue WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) q
             JOIN backlinks b ON b.source_url = q.source_url
@@ -787,11 +824,12 @@ class Store:
             (run_id, after, limit),
         ).fetchall()
         pages: list[tuple[int, str, list[tuple[int, str, int]]]] = []
-        for seq, source, backlink_id, target, any_target, standing, done in rows:
+        for seq, source, backlink_id, target, any_target, standing, chain, done in rows:
             if not pages or pages[-1][0] != seq:
                 pages.append((seq, source, []))
             if not done:  # a resumed run: checked before the crash, not again
-                pages[-1][2].append((backlink_id, target, any_target, standing))
+                backlink = (backlink_id, target, any_target, standing)
+                pages[-1][2].append((*backlink, chain) if with_chain else backlink)
         return pages
 
     # -- history --------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from linkrot.extract import parse_html
-from linkrot.matching import find_link, link_key, same_page, site_key
+from linkrot.matching import chain_alternatives, find_link, link_key, same_page, site_key
 from linkrot.middlewares import retry_after_seconds
 from linkrot.status import Status, Verdict
 from linkrot.verify import judge
@@ -143,3 +143,63 @@ def test_retry_after(value, seconds):
 
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
     assert retry_after_seconds(value, 5.0, now=now) == seconds
+
+
+# -- a vendor's redirect chain: the URL on the page, later hops, the final target ----------------------
+
+OLD = "https://www.acme-old.test"
+CHAIN = [
+    {"hop": 0, "url": "http://www.acme-old.test/oils", "status": 301},
+    {"hop": 1, "url": "https://www.acme-old.test/oils-2", "status": 301},
+]
+
+
+@pytest.mark.parametrize(
+    "href, matched, changed",
+    [
+        ("http://www.acme-old.test/oils", "chain_start", False),
+        ("https://blog.acme-old.test/oils-2", None, False),  # a subdomain is another site
+        ("https://www.acme-old.test/oils-2/", "chain_hop", False),
+        ("https://www.ours.test/products/oils", "target", False),
+        ("https://www.acme-old.test/about", "chain_start", True),  # elsewhere on the old site
+        ("https://www.ours.test/other", "target", True),
+    ],
+)
+def test_a_link_to_any_url_of_the_vendor_chain_is_found(href, matched, changed):
+    page = parse_html(f'<p>see <a href="{href}">our oils</a></p>'.encode(), "utf-8")
+    target = "https://www.ours.test/products/oils"
+    match = find_link(page, "https://ref.test/p", target, alternatives=chain_alternatives(json.dumps(CHAIN)))
+    if matched is None:
+        assert match is None
+        return
+    assert (match.matched, match.target_changed, match.linked_url) == (matched, changed, href)
+    # without the chain, a link to the old domain is no link to us at all
+    assert (find_link(page, "https://ref.test/p", target) is not None) is (matched == "target")
+
+
+def test_exact_chain_link_beats_a_link_elsewhere_on_the_site_and_followed_beats_nofollow():
+    page = parse_html(
+        b'<a href="https://www.ours.test/">home</a>'
+        b'<a rel="nofollow" href="https://www.acme-old.test/">old, nofollow</a>'
+        b'<a href="http://www.acme-old.test/">old</a>',
+        "utf-8",
+    )
+    chain = [(0, "https://www.acme-old.test/", 301)]
+    match = find_link(page, "https://ref.test/", "https://www.ours.test/x", alternatives=chain_alternatives(chain))
+    assert (match.anchor_text, match.matched, match.nofollow, match.target_changed) == ("old", "chain_start", False, False)
+
+
+def test_the_target_wins_when_a_chain_url_is_the_same_page():
+    # Ahrefs lists http -> https of the same URL as a chain: a link to it is a link to the target
+    page = parse_html(b'<a href="http://www.ours.test/es">es</a>', "utf-8")
+    chain = [{"hop": 0, "url": "http://www.ours.test/es", "status": 301}]
+    match = find_link(page, "https://ref.test/", "https://www.ours.test/es", alternatives=chain_alternatives(chain))
+    assert (match.matched, match.target_changed) == ("target", False)
+
+
+def test_no_chain_means_no_alternatives():
+    assert chain_alternatives(None) == [] and chain_alternatives("") == []
+    assert chain_alternatives(json.dumps(CHAIN)) == [
+        ("http://www.acme-old.test/oils", "chain_start"),
+        ("https://www.acme-old.test/oils-2", "chain_hop"),
+    ]

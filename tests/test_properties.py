@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from linkrot.errors import ImportFileError
 from linkrot.extract import parse_html
-from linkrot.importers import read_export
+from linkrot.importers import BacklinkRow, read_export
 from linkrot.matching import find_link, link_key, same_page, site_key
 from linkrot.urls import normalize_url
 
@@ -79,6 +79,22 @@ HEADERS = [
     "Linking page",
     "Source url,Target url,Page ascore",
 ]
+GOOD_ROW = {  # a valid row for each header, delimiter as the header's
+    "source_url,target_url": "https://ref.test/good,https://www.ours.test/x",
+    "Referring page URL\tTarget URL": "https://ref.test/good\thttps://www.ours.test/x",
+    "Linking page": "https://ref.test/good",
+    "Source url,Target url,Page ascore": "https://ref.test/good,https://www.ours.test/x,12",
+}
+
+
+def _read(path):
+    items, error = [], None
+    try:
+        for item in read_export(path):
+            items.append(item)
+    except ImportFileError as exc:
+        error = exc
+    return items, error
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -86,10 +102,27 @@ HEADERS = [
 def test_importers_with_a_known_header_and_any_rows(tmp_path, header, lines):
     path = tmp_path / "export.csv"
     path.write_text(header + "\n" + "\n".join(lines), encoding="utf-8", errors="surrogatepass")
-    try:
-        for item in read_export(path):
-            assert item.line >= 2
-            if hasattr(item, "source_url"):
-                assert normalize_url(item.source_url) is not None
-    except ImportFileError:
-        pass
+    items, error = _read(path)
+    rows = [i for i in items if isinstance(i, BacklinkRow)]
+    assert [i.line for i in items] == sorted(i.line for i in items) and all(i.line >= 2 for i in items)
+    assert all(normalize_url(r.source_url) == r.source_url for r in rows)
+    # the file is refused only when no row was usable, and then in one line naming the file and why
+    assert (error is not None) == (not rows)
+    if error is not None:
+        message = str(error)
+        assert message.startswith(f"{path}: no usable backlink row") and "\n" not in message
+
+
+# no quote, no line break inside a line: nothing can join a junk line to the good one
+PLAIN_LINE = st.text(st.characters(blacklist_characters='"\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'), max_size=60)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(HEADERS), st.lists(PLAIN_LINE, max_size=10), st.lists(PLAIN_LINE, max_size=10))
+def test_a_good_row_among_junk_lines_is_imported_on_its_line(tmp_path, header, before, after):
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join([header, *before, GOOD_ROW[header], *after]), encoding="utf-8", errors="surrogatepass")
+    items, error = _read(path)
+    assert error is None
+    good = [i for i in items if isinstance(i, BacklinkRow) and i.line == len(before) + 2]
+    assert [r.source_url for r in good] == ["https://ref.test/good"]
