@@ -478,10 +478,18 @@ def test_datasette_is_read_only(datasette):
 # -- charts in a real browser ------------------------------------------------------------------------
 
 
-# Pixels in a chart's colours (green, amber, red, blue: saturated), in a canvas or an SVG's marks.
-# Axes, grid lines and labels are grey or black, so an empty chart counts 0.
+# What a chart's marks cover, in pixels: in an SVG (vega-embed's renderer here) the area of the data
+# marks (bars, lines, points: role-mark), not of legend symbols, axes or grid; in a canvas the pixels
+# in a chart colour (saturated: axes, grid lines and labels are grey or black).  An empty chart is 0.
 COLOURED_PIXELS = """e => {
-    if (e.tagName.toLowerCase() === "svg") return 1000 * e.querySelectorAll(".mark-rect path, .mark-symbol path, .mark-line path").length;
+    if (e.tagName.toLowerCase() === "svg") {
+        let area = 0;
+        for (const p of e.querySelectorAll(".role-mark > path")) {
+            const b = p.getBBox();
+            area += Math.max(b.width, 1) * Math.max(b.height, 1);
+        }
+        return Math.round(area);
+    }
     const d = e.getContext("2d").getImageData(0, 0, e.width, e.height).data;
     let n = 0;
     for (let i = 0; i < d.length; i += 4) {
