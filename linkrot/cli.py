@@ -33,7 +33,6 @@ from .suggest import compute_suggestions, refresh_suggestions
 from .urls import hostname_of, normalize_url, registrable_domain
 
 OK, PROBLEMS, ERROR, USAGE = 0, 2, 1, 3
-METADATA = Path(__file__).with_name("metadata.yml")
 MARKS = ("disavow", "watch", "ok")
 
 
@@ -292,26 +291,58 @@ def mark(db: str, domains: tuple[str, ...], mark: str | None, comment: str | Non
 
 
 @cli.command()
-@db_option
+@click.argument("paths", nargs=-1, metavar="[DB]...")
+@click.option(
+    "--db",
+    "dbs",
+    multiple=True,
+    metavar="PATH",
+    help=f"A linkrot SQLite database (repeatable; default {DEFAULT_DB}).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 @click.option("--open/--no-open", "open_browser", default=False, show_default=True, help="Open a browser.")
 @click.option("--dry-run", is_flag=True, help="Print the Datasette command instead of running it.")
-def explore(db: str, host: str, port: int, open_browser: bool, dry_run: bool) -> None:
-    """Browse the database in Datasette.
+@click.option(
+    "--metadata",
+    "print_metadata",
+    is_flag=True,
+    help="Print Datasette metadata (YAML) for these databases instead, for a Datasette without linkrot.",
+)
+def explore(
+    paths: tuple[str, ...],
+    dbs: tuple[str, ...],
+    host: str,
+    port: int,
+    open_browser: bool,
+    dry_run: bool,
+    print_metadata: bool,
+) -> None:
+    """Browse databases in Datasette, with the link-health dashboard.
 
-    Read-only, with linkrot's descriptions and canned queries
-    when linkrot/metadata.yml is installed, and a 5 s limit per query.
+    Read-only, with a 5 s limit per query. Whatever the files are
+    called, each linkrot database gets its descriptions, canned queries
+    and a dashboard at /-/dashboards/NAME (NAME: the file name without
+    .db), from linkrot's Datasette plugin.
 
     \b
     Example:
       linkrot explore --open
-      linkrot explore --db /var/lib/linkrot/linkrot.db --host 0.0.0.0 --port 8080
+      linkrot explore --db example.com.db --db shop.db --host 0.0.0.0 --port 8080
+      linkrot explore example.com.db --metadata > meta.yml   # for a Datasette elsewhere
     """
-    _require(db)
-    command = [sys.executable, "-m", "datasette", "serve", db]
-    if METADATA.is_file():
-        command += ["-m", str(METADATA)]
+    files = list(dict.fromkeys([*paths, *dbs])) or [DEFAULT_DB]
+    for path in files:
+        _require(path)
+    if print_metadata:
+        import yaml
+
+        from .datasette_plugin import datasette_names, metadata_for
+
+        click.echo(yaml.safe_dump(metadata_for(datasette_names(files)), sort_keys=False, allow_unicode=True))
+        return
+    # linkrot's plugin (the `datasette` entry point) applies the metadata to the names Datasette picks
+    command = [sys.executable, "-m", "datasette", "serve", *files]
     command += ["--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
     if open_browser:
         command.append("--open")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import charts
 from .redirectmap import Seen
 from .status import Status, Verdict
 
@@ -343,7 +344,48 @@ def _html_cell(value: Any) -> str:
 _CSS = (
     "body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
     "th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}td{word-break:break-all}"
+    "svg.chart{display:block;margin:.5em 0 1em;max-width:100%;height:auto}"
 )
+_LOST = {"link_removed", "not_found", "domain_gone"}
+_RETRY = {"rate_limited", "timeout", "blocked", "server_error"}
+
+
+def _html_charts(data: dict[str, Any]) -> dict[str, str]:
+    """Inline SVG charts keyed by the title of the section they head (the dashboard's charts, offline)."""
+
+    def verdict_colour(verdict: str) -> str:
+        if verdict == "live":
+            return charts.GREEN
+        return charts.RED if verdict in _LOST else charts.BLUE if verdict == "unchecked" else charts.AMBER
+
+    def status_colour(status: str) -> str:
+        return charts.GREEN if status == "ok" else charts.AMBER if status in _RETRY else charts.RED
+
+    lengths: dict[str, int] = {}
+    for r in sorted(data["redirect_chains"], key=lambda r: (bool(r["is_loop"]), r["hops"])):
+        key = "loop" if r["is_loop"] else f"{r['hops']} hops"
+        lengths[key] = lengths.get(key, 0) + 1
+    monthly = sorted(data.get("kpi_monthly", []), key=lambda r: r["month"])
+    return {
+        "Backlink verdicts": charts.bar_chart(
+            "Backlink verdicts", [charts.Bar(k, v, verdict_colour(k)) for k, v in data["verdicts"].items()]
+        ),
+        "Site crawl": charts.bar_chart(
+            "Pages of the latest crawl, by status",
+            [charts.Bar(k, v, status_colour(k)) for k, v in data["site"].items()],
+        ),
+        "Redirect chains (2+ hops) and loops": charts.bar_chart(
+            "Redirect chains listed below, by length",
+            [charts.Bar(k, v, charts.RED if k == "loop" else charts.AMBER) for k, v in lengths.items()],
+        ),
+        "Link loss rate per month (healthy: under 3-4% a month)": charts.time_series(
+            "Confirmed backlink losses per month", [(r["month"], r["confirmed_losses"] or 0) for r in monthly]
+        ),
+        "Lost links by referring domain": charts.bar_chart(
+            "Backlinks lost or devalued, by referring domain",
+            [charts.Bar(r["domain"], r["links"], charts.RED) for r in data["lost_links_by_domain"]],
+        ),
+    }
 
 
 def render_html(data: dict[str, Any], database: str) -> str:
@@ -358,8 +400,11 @@ def render_html(data: dict[str, Any], database: str) -> str:
     ]
     if data["hint"]:
         out.append(f"<p>{html.escape(data['hint'])}</p>")
+    drawings = {} if data["hint"] else _html_charts(data)
     for s in [] if data["hint"] else sections(data):
         out.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.rows and s.title in drawings:
+            out.append(drawings[s.title])
         if not s.rows:
             out.append(f"<p>{html.escape(s.empty)}</p>")
             continue

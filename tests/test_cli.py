@@ -718,20 +718,36 @@ def test_unknown_command_or_option_exits_3(db):
     assert run("--version").stdout.startswith("linkrot, version ")
 
 
-def test_explore_runs_datasette_read_only_with_the_metadata(db, tmp_path, monkeypatch):
-    meta = tmp_path / "metadata.yml"
-    meta.write_text("title: linkrot\n")
-    monkeypatch.setattr(cli_module, "METADATA", meta)
+def test_explore_runs_datasette_read_only_on_every_database_given(db, tmp_path):
     result = run("explore", "--db", db, "--port", "9001", "--dry-run")
     assert result.exit_code == 0
+    # no -m: linkrot's Datasette plugin applies the metadata to whatever names Datasette picks
     assert result.stdout.strip().endswith(
-        f"-m datasette serve {db} -m {meta} --host 127.0.0.1 --port 9001 --setting sql_time_limit_ms 5000"
+        f"-m datasette serve {db} --host 127.0.0.1 --port 9001 --setting sql_time_limit_ms 5000"
     )
-    monkeypatch.setattr(cli_module, "METADATA", tmp_path / "absent.yml")
-    result = run("explore", "--db", db, "--open", "--dry-run")
-    assert " -m " not in result.stdout.replace("-m datasette", "") and result.stdout.rstrip().endswith(
-        "--open"
-    )
+    other = tmp_path / "example.com.db"
+    other.write_bytes(Path(db).read_bytes())
+    result = run("explore", str(other), "--db", db, "--open", "--dry-run")
+    assert f"datasette serve {other} {db} --host" in result.stdout
+    assert result.stdout.rstrip().endswith("--open")
+    result = run("explore", "--db", str(tmp_path / "absent.db"), "--dry-run")
+    assert result.exit_code == 1 and "no database at" in result.stderr
+
+
+def test_explore_prints_metadata_keyed_by_the_names_datasette_gives(db, tmp_path):
+    import yaml
+
+    twin = tmp_path / "twin" / Path(db).name
+    twin.parent.mkdir()
+    twin.write_bytes(Path(db).read_bytes())
+    result = run("explore", db, str(twin), "--metadata")
+    assert result.exit_code == 0, result.stderr
+    meta = yaml.safe_load(result.stdout)
+    stem = Path(db).stem
+    assert list(meta["databases"]) == [stem, f"{stem}_2"]
+    assert meta["databases"][f"{stem}_2"]["queries"]["status_breakdown"]["sql"]
+    boards = meta["plugins"]["datasette-dashboards"]
+    assert {c["db"] for c in boards[f"{stem}_2"]["charts"].values() if "db" in c} == {f"{stem}_2"}
 
 
 def test_the_installed_script_runs():
