@@ -1,7 +1,7 @@
 """The checks of one referring page: its backlinks judged on one reading of it (pure).
 
 A referring page carries one or more imported backlinks, as the queue gives
-them: ``(backlink_id, target_url, any_target, standing)``.  A reading of the
+them: ``(backlink_id, target_url, any_target, standing, vendor_chain)``.  A reading of the
 page (static HTML, or the DOM Chromium built) gives each its link, found or
 not (:mod:`linkrot.matching`), its verdict and reason (:mod:`linkrot.verify`),
 the anchor class and unlinked mentions (:mod:`linkrot.anchors`): one
@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from . import anchors
 from .extract import visible_text
 from .items import BacklinkCheck
-from .matching import LinkMatch, find_link, site_key
+from .matching import LinkMatch, chain_alternatives, find_link, site_key
 from .reader import PageFacts
 from .status import Status
 from .urls import host_of, hostname_of
 from .verify import judge
 
-Queued = tuple[int, str, int, "int | None"]  # backlink_id, target_url, any_target, standing
+# backlink_id, target_url, any_target, standing (1 there, 0 lost, None never seen), vendor chain JSON
+Queued = tuple[int, str, int, "int | None", "str | None"]
 
 
 @dataclass(slots=True)
@@ -45,9 +46,16 @@ def find_links(backlinks: Sequence[Queued], facts: PageFacts) -> dict[int, LinkM
     """The link of each backlink on the page (None: not there), found once per reading."""
     return {
         backlink_id: find_link(
-            facts.page, facts.url, target, any_url_of_site=bool(any_target), page_nofollow=facts.nofollow
+            facts.page,
+            facts.url,
+            target,
+            any_url_of_site=bool(any_target),
+            page_nofollow=facts.nofollow,
+            # an export that knows the link redirects (Ahrefs): the URL written on the page is the
+            # chain's first, and a link to any of its hops is the same backlink
+            alternatives=chain_alternatives(chain),
         )
-        for backlink_id, target, any_target, _ in backlinks
+        for backlink_id, target, any_target, _, chain in backlinks
     }
 
 
@@ -62,7 +70,7 @@ def needs_render(mode: str, facts: PageFacts, matches: dict[int, LinkMatch | Non
 
 def sites_of(backlinks: Sequence[Queued]) -> list[str]:
     """The sites (host without www. and port) the page's backlinks point to: what a render waits for."""
-    return sorted({key for _, target, _, _ in backlinks if (key := site_key(target))})
+    return sorted({key for _, target, *_ in backlinks if (key := site_key(target))})
 
 
 class AnchorBook:
@@ -93,7 +101,7 @@ def check_page(
         matches = find_links(backlinks, facts)
     text = None
     checks = []
-    for backlink_id, target, _, _ in backlinks:
+    for backlink_id, target, *_ in backlinks:
         match = matches.get(backlink_id) if matches else None
         verdict = judge(
             source_url=reading.source_url,
@@ -146,7 +154,7 @@ def seems_removed(checks: Sequence[BacklinkCheck], backlinks: Sequence[Queued]) 
     """A link gone that would open a pending loss (not a transient failure, not already lost)."""
     from .status import Verdict
 
-    standing = {backlink_id: s for backlink_id, _, _, s in backlinks}
+    standing = {backlink_id: s for backlink_id, _, _, s, _ in backlinks}
     return any(
         not c.link_found and not Verdict(c.status).is_transient and standing.get(c.backlink_id) != 0
         for c in checks

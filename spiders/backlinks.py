@@ -94,12 +94,12 @@ class BacklinksSpider(HopSpider):
         stats.set_value("linkrot/backlinks/queued", backlinks)
         logger.info("linkrot: checking %d backlinks on %d referring pages", backlinks, pages)
         after = 0
-        while batch := store.queued_pages(run.id, after, _QUEUE_BATCH):
+        while batch := store.queued_pages(run.id, after, _QUEUE_BATCH, with_chain=True):
             for seq, source_url, backlinks in batch:
                 after = seq
                 if not backlinks:
                     continue
-                for _, target, _, _ in backlinks:
+                for _, target, *_ in backlinks:
                     if target not in self.targets_seen:
                         self.targets_seen.add(target)
                         yield self.fetch(target, meta={"linkrot_kind": "target", "dont_obey_robotstxt": True})

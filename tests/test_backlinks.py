@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import check_backlinks, crawl, run_scrapy
+from conftest import ROOT, check_backlinks, crawl, run_scrapy
 
 # (referring page, target path on www.ours.test, verdict, columns of backlink_status that must hold)
 CASES = [
@@ -303,3 +303,48 @@ def test_broken_backlinks_ranked_with_a_relevant_redirect_target(checked, backli
         and gone["confidence"] <= 0.05
     )
     assert rows[origin + "/loop-a"]["status"] == "redirect_loop"
+
+
+def test_ahrefs_rows_with_a_redirect_chain_look_for_the_url_written_on_the_page(backlinks_web, tmp_path):
+    """Ahrefs' Target URL is where the link ends up; the page holds the first URL of the chain."""
+    port = backlinks_web.port
+    header = open(ROOT / "data" / "samples" / "ahrefs-backlinks-v3-resaved.csv").readline().strip()
+    columns = header.split(",")
+
+    def row(source: str, chain: str, codes: str) -> str:
+        values = dict.fromkeys(columns, "")
+        values.update(
+            {
+                "Referring page URL": f"http://chain.test:{port}/{source}",
+                "Target URL": f"http://www.ours.test:{port}/product.html",
+                "Anchor": "widget",
+                "Redirect Chain URLs": chain,
+                "Redirect Chain status codes": codes,
+                "Nofollow": "false",
+                "Domain rating": "40",
+            }
+        )
+        return ",".join(f'"{values[c]}"' for c in columns)
+
+    old, middle = f"http://www.old-ours.test:{port}/widget", f"http://www.ours.test:{port}/old-page"
+    export = tmp_path / "ahrefs.csv"
+    export.write_text(
+        "\n".join(
+            [
+                header,
+                row("first-hop.html", f"{old}, {middle}", "301,301"),
+                row("middle-hop.html", f"{old}, {middle}", "301,301"),
+                row("gone.html", f"{old}, {middle}", "301,301"),
+            ]
+        )
+        + "\n"
+    )
+    result = check_backlinks(
+        tmp_path / "x.db", f"file={export}", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_RENDER="never"
+    )
+    rows = {r["source_url"].rsplit("/", 1)[1]: r for r in result.rows("backlink_status")}
+    assert rows["first-hop.html"]["status"] == "live"
+    assert rows["first-hop.html"]["linked_url"] == old and rows["first-hop.html"]["target_changed"] == 0
+    assert rows["middle-hop.html"]["status"] == "nofollow" and rows["middle-hop.html"]["linked_url"] == middle
+    assert rows["gone.html"]["status"] == "link_removed"
+    assert rows["first-hop.html"]["export_hops"] == 2  # the vendor's chain, beside our own target_hops
