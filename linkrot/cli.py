@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from . import settings
 from .errors import LinkrotError
 from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
 from .report import RENDERERS, disavow_file, gather, has_problems, seen_urls
-from .store import DEFAULT_DB, Store
+from .store import DEFAULT_DB, Store, schema_version
 from .suggest import compute_suggestions, refresh_suggestions
 from .urls import hostname_of, normalize_url, registrable_domain
 
@@ -76,9 +76,8 @@ def open_store(path: str) -> Iterator[Store]:
     _require(path)
     try:
         # look before Store migrates: another program's SQLite file must not get linkrot's tables
-        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
-            if not probe.execute("PRAGMA user_version").fetchone()[0]:
-                raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
+        if not schema_version(path):
+            raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
         store = Store(path)
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"{path} is not a linkrot database: {exc}") from exc

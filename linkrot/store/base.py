@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,17 @@ DEFAULT_DB = "data/linkrot.db"
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def schema_version(path: str | Path) -> int:
+    """The migration an existing database is at, read without writing (0: no linkrot tables in it).
+
+    Look before opening a :class:`Store`, which migrates: another program's SQLite
+    file must not get linkrot's tables.  Raises ``sqlite3.DatabaseError`` for a file
+    that is no SQLite database.
+    """
+    with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
+        return probe.execute("PRAGMA user_version").fetchone()[0]
 
 
 class Connection:
