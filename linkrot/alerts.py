@@ -98,7 +98,7 @@ class AlertConfig:
             parts = value.split(",") if isinstance(value, str) else list(value)
             return [str(p).strip() for p in parts if str(p).strip()]
 
-        changes = frozenset(c.lower() for c in items("LINKROT_ALERT_CHANGES", "lost"))
+        changes = frozenset(c.lower() for c in items("LINKROT_ALERT_CHANGES", Change.LOST))
         # an unknown kind (a typo like "lsot") would otherwise silence alerts without a word
         if not changes or changes - CHANGES:
             raise ConfigError(

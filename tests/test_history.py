@@ -6,9 +6,9 @@ import pytest
 import sqlite_utils
 from conftest import check_backlinks
 
+from demo.server import SiteServer
 from linkrot import history
 from linkrot.history import Check, Policy, State, transition
-from demo.server import SiteServer
 
 T0, T1, T2 = "2026-11-01T10:00:00+00:00", "2026-11-08T10:00:00+00:00", "2026-11-15T10:00:00+00:00"
 
@@ -369,8 +369,9 @@ def test_many_losses_from_one_domain_on_one_day_are_a_spike(tmp_path):
 # -- one run's checks through the store: history.plan (pure) and history.apply (store primitives) --------
 
 
-def row(backlink_id, c, state=State()):
-    """A ``history_rows`` row: the check, and the state before it."""
+def row(backlink_id, c, state=None):
+    """A ``history_rows`` row: the check, and the state before it (none known by default)."""
+    state = state or State()
     return {
         "backlink_id": backlink_id,
         "status": c.status,
@@ -428,7 +429,10 @@ def test_apply_writes_the_timeline_through_the_store(tmp_path):
         runs.append(run)
         store.write_checks(
             run,
-            [BacklinkCheck(i, v, "", "ok", 200, link_found=v == "live") for i, v in zip((held, back), verdicts)],
+            [
+                BacklinkCheck(i, v, "", "ok", 200, link_found=v == "live")
+                for i, v in zip((held, back), verdicts)
+            ],
         )
         counts = history.apply(store, run, Policy(confirm_checks=2))
     assert counts == {"noise": 0, "lost/confirm": 1, "lost/cancel": 1}

@@ -8,7 +8,6 @@ import re
 import sqlite3
 import tomllib
 from fnmatch import fnmatch
-from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -73,7 +72,9 @@ def test_views_and_rerun_without_duplicates(tmp_path):
     assert broken == [
         {"source_url": SITE, "url": "https://www.example.com/gone", "status": 404, "anchor_text": "Gone page"}
     ]
-    chain = _query(store, "SELECT url, hops, final_url, final_status, is_loop, chain, to_home FROM redirect_chains")
+    chain = _query(
+        store, "SELECT url, hops, final_url, final_status, is_loop, chain, to_home FROM redirect_chains"
+    )
     assert chain[0]["hops"] == 1 and chain[0]["to_home"] == 1 and chain[0]["final_status"] == 200
     assert '"location": "/"' in chain[0]["chain"]
     assert [r["url"] for r in _query(store, "SELECT url FROM orphans")] == ["https://www.example.com/lonely"]
@@ -92,7 +93,10 @@ def test_views_show_the_latest_run_per_site(tmp_path):
     store.write_results(other, [UrlResult(url="https://other.example/", outcome="ok", is_internal=True)])
     assert {r["run_id"] for r in _query(store, "SELECT run_id FROM pages")} == {second, other}
     assert store.count("pages") == 2
-    assert store.latest_site_runs() == [{"run_id": second, "site": SITE}, {"run_id": other, "site": "https://other.example/"}]
+    assert store.latest_site_runs() == [
+        {"run_id": second, "site": SITE},
+        {"run_id": other, "site": "https://other.example/"},
+    ]
     assert store.latest_site_runs(SITE) == [{"run_id": second, "site": SITE}]
 
 
@@ -133,7 +137,9 @@ def test_an_old_database_migrates_forward(tmp_path, version):
 
     store = Store(path)
     assert schema_version(path) == len(schema.MIGRATIONS)
-    assert _query(store, "SELECT url, status, h1 FROM pages") == [{"url": SITE + "gone", "status": 404, "h1": None}]
+    assert _query(store, "SELECT url, status, h1 FROM pages") == [
+        {"url": SITE + "gone", "status": 404, "h1": None}
+    ]
     assert store.site_run_totals(1)["pages"] == 1
     # the tables of the later migrations are there and writable
     store.write_traps(1, [])
@@ -182,7 +188,11 @@ def test_the_sql_detector_finds_sql():
 
 def test_no_sql_outside_the_store_package():
     files = [
-        *(p for p in (ROOT / "linkrot").rglob("*.py") if "store" not in p.relative_to(ROOT / "linkrot").parts[:1]),
+        *(
+            p
+            for p in (ROOT / "linkrot").rglob("*.py")
+            if "store" not in p.relative_to(ROOT / "linkrot").parts[:1]
+        ),
         *(ROOT / "spiders").rglob("*.py"),
         *(ROOT / "pipelines").rglob("*.py"),
     ]
@@ -225,7 +235,9 @@ def test_site_summary_counts_and_lists_what_the_latest_crawl_found(tmp_path):
     }
     text = site_summary(store)
     assert f"Site {SITE} (run {run})" in text
-    assert "4 pages, 1 broken links, 1 redirecting URLs (0 in loops), 0 soft 404s, 1 orphans, 1 blocked" in text
+    assert (
+        "4 pages, 1 broken links, 1 redirecting URLs (0 in loops), 0 soft 404s, 1 orphans, 1 blocked" in text
+    )
     assert f"    404  {SITE}gone  {SITE}" in text  # status, url, the page it was found on
     assert f"    1  200  {SITE}old  {SITE}" in text  # hops, final status, url, where it ends
     assert "    https://www.example.com/lonely" in text
@@ -241,7 +253,9 @@ def test_report_lists_take_a_limit_and_keep_their_order(tmp_path):
         http_status=200,
         links=[Link(SITE + "gone", "again", "", False, True), Link(SITE + "zzz", "z", "", False, True)],
     )
-    store.write_results(run, [more, UrlResult(url=SITE + "zzz", outcome="not_found", is_internal=True, http_status=410)])
+    store.write_results(
+        run, [more, UrlResult(url=SITE + "zzz", outcome="not_found", is_internal=True, http_status=410)]
+    )
     targets = store.broken_link_targets()
     assert [(r["url"], r["pages"]) for r in targets] == [(SITE + "gone", 2), (SITE + "zzz", 1)]
     assert store.broken_link_targets(limit=1) == targets[:1]
@@ -258,7 +272,18 @@ def test_redirect_map_queries(tmp_path):
         {"url": SITE + "y", "status": 301, "location": SITE},
     ]
     store.write_results(
-        run, [UrlResult(url=SITE + "x", outcome="ok", is_internal=True, http_status=200, final_url=SITE, hops=2, chain=hops)]
+        run,
+        [
+            UrlResult(
+                url=SITE + "x",
+                outcome="ok",
+                is_internal=True,
+                http_status=200,
+                final_url=SITE,
+                hops=2,
+                chain=hops,
+            )
+        ],
     )
     assert store.internal_chains() == [  # one hop is no chain to collapse; the chain is a list again
         {"url": SITE + "x", "hops": 2, "final_url": SITE, "final_status": 200, "chain": hops}
@@ -266,7 +291,9 @@ def test_redirect_map_queries(tmp_path):
     assert [r["url"] for r in store.longest_redirect_chains()] == [SITE + "x"]  # 2+ hops or a loop
     # the latest observation of a URL wins, whichever spider made it
     later = store.start_run("backlinks", None, {})
-    store.write_results(later, [UrlResult(url=SITE + "gone", outcome="ok", is_internal=True, http_status=200)])
+    store.write_results(
+        later, [UrlResult(url=SITE + "gone", outcome="ok", is_internal=True, http_status=200)]
+    )
     seen = {r["url"]: r for r in store.latest_observations()}
     assert seen[SITE + "gone"]["status"] == 200 and seen[SITE + "old"]["hops"] == 1
 
@@ -312,7 +339,13 @@ def test_lost_links_by_domain_and_the_marks(tmp_path):
         "https://good.test/": "live",
         "https://gone.test/": "domain_gone",
     }
-    store.write_checks(run, [BacklinkCheck(ids[s], v, "", "ok", 200, link_found=v in ("live", "nofollow")) for s, v in verdicts.items()])
+    store.write_checks(
+        run,
+        [
+            BacklinkCheck(ids[s], v, "", "ok", 200, link_found=v in ("live", "nofollow"))
+            for s, v in verdicts.items()
+        ],
+    )
     store.mark_domain("spam.test", "disavow", "link farm")
     store.mark_domain("gone.test", "watch", None)
     lost = store.lost_links_by_domain()
@@ -335,7 +368,11 @@ def test_latest_run_changes_tell_pending_losses_apart(tmp_path):
     for verdicts in (("live", "live"), ("link_removed", "live")):
         run = store.start_run("backlinks", None, {})
         store.write_checks(
-            run, [BacklinkCheck(i, v, "", "ok", 200, link_found=v == "live") for i, v in zip(ids.values(), verdicts)]
+            run,
+            [
+                BacklinkCheck(i, v, "", "ok", 200, link_found=v == "live")
+                for i, v in zip(ids.values(), verdicts)
+            ],
         )
         history.apply(store, run, Policy(confirm_checks=2))
     assert store.latest_run_changes() == [(Change.LOST, True, 1)]  # pending: only one removal verdict so far

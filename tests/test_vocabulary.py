@@ -89,7 +89,9 @@ def triaged(tmp_path_factory) -> Path:
     store.write_checks(
         run,
         [
-            BacklinkCheck(ids[f"https://{v}.ref.test/{t}"], v, "", "ok", 200, link_found=v in ("live", "nofollow"))
+            BacklinkCheck(
+                ids[f"https://{v}.ref.test/{t}"], v, "", "ok", 200, link_found=v in ("live", "nofollow")
+            )
             for v, t in pairs
         ],
     )
@@ -156,8 +158,15 @@ def test_every_change_kind_is_written_and_every_written_kind_is_a_member(tmp_pat
     def seen(name: str, verdict: str = "live", anchor: str = "Ours", url: str = OURS) -> BacklinkCheck:
         found = verdict in ("live", "nofollow")
         return BacklinkCheck(
-            ids[name], verdict, "", "ok", 200, link_found=found, nofollow=verdict == "nofollow",
-            anchor_text=anchor if found else None, linked_url=url if found else None,
+            ids[name],
+            verdict,
+            "",
+            "ok",
+            200,
+            link_found=found,
+            nofollow=verdict == "nofollow",
+            anchor_text=anchor if found else None,
+            linked_url=url if found else None,
         )
 
     _timeline(
@@ -165,7 +174,11 @@ def test_every_change_kind_is_written_and_every_written_kind_is_a_member(tmp_pat
         {
             "flips": [seen("flips"), seen("flips", "nofollow"), seen("flips")],
             "moves": [seen("moves"), seen("moves", anchor="Ours, again"), seen("moves", url=OURS + "new")],
-            "lost-and-back": [seen("lost-and-back"), seen("lost-and-back", "link_removed"), seen("lost-and-back")],
+            "lost-and-back": [
+                seen("lost-and-back"),
+                seen("lost-and-back", "link_removed"),
+                seen("lost-and-back"),
+            ],
         },
     )
     written = [r["change"] for r in db.query("SELECT change FROM backlink_events")]

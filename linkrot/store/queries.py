@@ -59,7 +59,9 @@ class Queries(Connection):
 
     def triage_counts(self) -> dict[Triage, int]:
         """Checked backlinks per triage bucket."""
-        rows = self._counts("SELECT triage, count(*) FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1")
+        rows = self._counts(
+            "SELECT triage, count(*) FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1"
+        )
         return {Triage(k): n for k, n in rows.items()}
 
     def page_outcome_counts(self) -> dict[str, int]:

@@ -439,4 +439,3 @@ class Writer(Connection):
         """Forget a domain's mark; False when it had none."""
         with self._conn:
             return self._conn.execute("DELETE FROM domain_marks WHERE domain = ?", (domain,)).rowcount > 0
-
