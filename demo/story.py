@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from typing import Any
 
+import sqlite_utils
+
 from linkrot.cli import cli
 from linkrot.report import clean
 from linkrot.status import Verdict
@@ -24,6 +26,11 @@ _ORDER = ["live", "nofollow", "link_removed", "not_found"] + [
 ]
 
 
+def views(store: Store, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """Rows of linkrot's contract views, read as any user of the database would."""
+    return list(sqlite_utils.Database(store.path).query(sql, params))
+
+
 def short(url: str | None) -> str:
     """``http://techblog.test:41234/x`` -> ``techblog.test/x``: all demo URLs share the scheme and port."""
     return re.sub(r"^https?://([^/:]+)(:\d+)?", r"\1", clean(url)) if url else ""
@@ -31,9 +38,10 @@ def short(url: str | None) -> str:
 
 def backlink_lines(store: Store) -> list[str]:
     """One line per verdict count, then each backlink: verdict, referring page, our page, why."""
-    rows = store.rows(
+    rows = views(
+        store,
         "SELECT status, source_url, target_url, target_status, reason, rendered, mentions_site "
-        "FROM backlink_status ORDER BY source_url, target_url"
+        "FROM backlink_status ORDER BY source_url, target_url",
     )
     rows.sort(key=lambda r: _rank(r["status"]))
     counts = Counter(r["status"] for r in rows)
@@ -58,16 +66,18 @@ def _broken_target(status: Any) -> bool:
 
 def lost_lines(store: Store) -> list[str]:
     """The losses this check opened (pending until a second check agrees) and the nofollow flips."""
-    lost = store.rows(
+    lost = views(
+        store,
         "SELECT c.status, c.confirmed, c.source_url, c.mentions_site, s.http_status "
         "FROM backlink_changes c JOIN backlink_status s "
         "  ON s.source_url = c.source_url AND s.target_url = c.target_url "
-        "WHERE c.change = 'lost' ORDER BY c.source_url"
+        "WHERE c.change = 'lost' ORDER BY c.source_url",
     )
-    flips = store.rows(
+    flips = views(
+        store,
         # the export (backlinks.nofollow) said followed; the page now says nofollow
         "SELECT s.source_url, s.rel FROM backlink_status s JOIN backlinks b ON b.id = s.backlink_id "
-        "WHERE s.status = 'nofollow' AND coalesce(b.nofollow, 0) = 0 ORDER BY s.source_url"
+        "WHERE s.status = 'nofollow' AND coalesce(b.nofollow, 0) = 0 ORDER BY s.source_url",
     )
     pending = sum(1 for r in lost if not r["confirmed"])
     lines = [
@@ -88,7 +98,7 @@ def lost_lines(store: Store) -> list[str]:
 
 def broken_backlink_lines(store: Store) -> list[str]:
     """Our dead pages that live links point to, most valuable first, each with its suggested target."""
-    rows = store.rows("SELECT * FROM broken_backlinks")
+    rows = views(store, "SELECT * FROM broken_backlinks")
     lines = []
     for rank, r in enumerate(rows, start=1):
         authority = f", best authority {r['best_authority']:g}" if r["best_authority"] is not None else ""

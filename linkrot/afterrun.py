@@ -13,6 +13,8 @@ from typing import Any
 from .alerts import Alert, select, send
 from .config import RunConfig
 from .errors import LinkrotError
+from .history import apply as apply_history
+from .status import Change, Triage
 from .store import Store
 from .suggest import refresh_suggestions
 from .wayback import enrich
@@ -31,7 +33,7 @@ def after_run(
 ) -> None:
     """The steps of a whole run; ``history``: the backlink steps (changes, archive lookups, alerts)."""
     if history:
-        changes = store.apply_history(run_id, config.policy)
+        changes = apply_history(store, run_id, config.policy)
         for key, value in changes.items():
             stats.set_value(f"linkrot/changes/{key}", value)
     try:
@@ -64,31 +66,20 @@ def after_run(
 
 def run_alerts(store: Store, run_id: int) -> list[Alert]:
     """Changes of this run worth telling: confirmed losses, and new links and flips for who wants them."""
-    rows = store.rows(
-        """
-        SELECT ch.change, ch.source_url, ch.target_url, ch.status, ch.detected_at, ch.authority, ch.authority_metric,
-               ch.source_domain, ch.backlink_id, s.reason, s.triage, s.mentions_site,
-               coalesce(ch.evidence, (SELECT evidence FROM backlink_checks k WHERE k.backlink_id = ch.backlink_id
-                                      AND k.evidence IS NOT NULL ORDER BY k.run_id DESC LIMIT 1)) AS evidence
-        FROM backlink_changes ch JOIN backlink_status s ON s.backlink_id = ch.backlink_id
-        WHERE (ch.change = 'lost' AND ch.confirmed_run_id = :run) OR (ch.change != 'lost' AND ch.run_id = :run)
-        """,
-        {"run": run_id},
-    )
     return [
         Alert(
-            change=r["change"],
+            change=Change(r["change"]),
             source_url=r["source_url"],
             target_url=r["target_url"],
             status=r["status"],
             reason=r["reason"] or "",
             evidence=r["evidence"],
-            triage=r["triage"],
+            triage=None if r["triage"] is None else Triage(r["triage"]),
             authority=r["authority"],
             authority_metric=r["authority_metric"],
             source_domain=r["source_domain"],
             detected_at=r["detected_at"],
             mentions_site=bool(r["mentions_site"]),
         )
-        for r in rows
+        for r in store.run_changes(run_id)
     ]

@@ -25,20 +25,20 @@ from urllib.parse import urlsplit
 
 from .config import as_bool, as_float
 from .errors import ConfigError
-from .history import CHANGES as HISTORY_CHANGES
+from .status import Change, Triage
 
 logger = logging.getLogger(__name__)
 
 # the change kinds history.py records; one vocabulary, so a new kind is alertable at once
-CHANGES = frozenset(HISTORY_CHANGES)
+CHANGES = frozenset(Change)
 
-# triage bucket (store.py's _TRIAGE) -> what to do, after the symptom -> cause -> action table
-ACTIONS: dict[str, str] = {
-    "reclaim": "ask the site owner to restore the link (outreach)",
-    "plumbing": "fix our side: redirect the target in one hop",
-    "rebuild": "the page or domain is gone: replace the equity elsewhere",
-    "noise": "re-check before acting",
-    "ok": "nothing to do",
+# triage bucket -> what to do, after the symptom -> cause -> action table (tests: one per bucket)
+ACTIONS: dict[Triage, str] = {
+    Triage.RECLAIM: "ask the site owner to restore the link (outreach)",
+    Triage.PLUMBING: "fix our side: redirect the target in one hop",
+    Triage.REBUILD: "the page or domain is gone: replace the equity elsewhere",
+    Triage.NOISE: "re-check before acting",
+    Triage.OK: "nothing to do",
 }
 
 USER_AGENT = "linkrot/0.1 (+https://github.com/linkrot/linkrot; backlink alerts)"
@@ -47,13 +47,13 @@ EVIDENCE_CHARS = 240  # enough for the anchor and its sentence, short enough for
 
 @dataclass(frozen=True)
 class Alert:
-    change: str  # a kind of CHANGES: lost (confirmed), new, nofollow (follow -> nofollow/ugc/sponsored)...
+    change: Change  # lost (confirmed), new, nofollow (follow -> nofollow/ugc/sponsored)...
     source_url: str
     target_url: str
     status: str  # the verdict: link_removed, not_found, domain_gone, redirected, nofollow, live...
     reason: str  # why, in words
     evidence: str | None  # HTML around the link (for a lost link: the previous evidence, if any)
-    triage: str | None  # key of ACTIONS
+    triage: Triage | None  # what to do: ACTIONS
     authority: float | None
     authority_metric: str | None  # "Domain rating", "Authority score"...
     source_domain: str
@@ -98,7 +98,7 @@ class AlertConfig:
             parts = value.split(",") if isinstance(value, str) else list(value)
             return [str(p).strip() for p in parts if str(p).strip()]
 
-        changes = frozenset(c.lower() for c in items("LINKROT_ALERT_CHANGES", "lost"))
+        changes = frozenset(c.lower() for c in items("LINKROT_ALERT_CHANGES", Change.LOST))
         # an unknown kind (a typo like "lsot") would otherwise silence alerts without a word
         if not changes or changes - CHANGES:
             raise ConfigError(
@@ -175,7 +175,7 @@ def render_text(alerts: list[Alert], site: str | None) -> str:
     for i, a in enumerate(alerts, 1):
         metric = a.authority_metric or "authority"
         authority = "authority unknown" if a.authority is None else f"{metric} {a.authority:g}"
-        action = ACTIONS.get(a.triage or "", "look at it by hand")
+        action = ACTIONS.get(a.triage, "look at it by hand") if a.triage else "look at it by hand"
         lines += [
             "",
             f"{i}. {a.change.upper()} ({a.status}), {authority}, {a.source_domain}, detected {a.detected_at}",

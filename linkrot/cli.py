@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ import click
 from . import settings
 from .errors import LinkrotError
 from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
-from .report import RENDERERS, chain_rows, disavow_file, disavow_marks, gather, has_problems, seen_urls
-from .store import DEFAULT_DB, Store
+from .report import RENDERERS, disavow_file, gather, has_problems, seen_urls
+from .store import DEFAULT_DB, Store, schema_version
 from .suggest import compute_suggestions, refresh_suggestions
 from .urls import hostname_of, normalize_url, registrable_domain
 
@@ -75,9 +75,8 @@ def open_store(path: str) -> Iterator[Store]:
     _require(path)
     try:
         # look before Store migrates: another program's SQLite file must not get linkrot's tables
-        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
-            if not probe.execute("PRAGMA user_version").fetchone()[0]:
-                raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
+        if not schema_version(path):
+            raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
         store = Store(path)
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"{path} is not a linkrot database: {exc}") from exc
@@ -150,8 +149,8 @@ def redirects(
     overrides = _overrides(ctx, overrides)
     with open_store(db) as store:
         refresh_suggestions(store, overrides)
-        candidates = backlink_redirects(store.rows("SELECT * FROM broken_backlinks"))
-        candidates += chain_redirects(chain_rows(store))
+        candidates = backlink_redirects(store.broken_backlinks())
+        candidates += chain_redirects(store.internal_chains())
         checked = check(candidates, seen_urls(store), allow_home=allow_home, min_confidence=min_confidence)
     if fmt != "csv":  # a map keyed on the path cannot hold everything the CSV can
         checked.refused += path_rules(checked.redirects)[1]
@@ -212,7 +211,7 @@ def suggest(ctx: click.Context, db: str, overrides: str) -> None:
     overrides = _overrides(ctx, overrides)
     with open_store(db) as store:
         refresh_suggestions(store, overrides)
-        rows = store.rows("SELECT * FROM broken_backlinks")
+        rows = store.broken_backlinks()
     if not rows:
         click.echo("No broken backlink target: nothing to redirect.")
         ctx.exit(OK)
@@ -247,7 +246,7 @@ def disavow(db: str) -> None:
       linkrot disavow > disavow.txt
     """
     with open_store(db) as store:
-        marks = disavow_marks(store)
+        marks = store.disavow_marks()
     click.echo(disavow_file(marks, date.today().isoformat()), nl=False)
 
 

@@ -9,17 +9,24 @@ least ``confirm_hours`` apart from the first; an immediate re-fetch in the same
 run counts as one).  A link that comes back before confirmation was noise (the
 pending loss is cancelled); after confirmation it is ``recovered``.
 
-Pure functions on plain values; the store keeps the states and the changes.
+The rules are pure functions on plain values (:func:`transition`, :func:`plan`);
+:func:`apply` runs them over one run's checks, reading and writing through the
+store's primitives (``history_rows``, ``save_history``), which know the tables
+and nothing of the rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, Literal, Protocol
 
-from .status import Verdict
+from .status import Change, Verdict
 
-CHANGES = ("new", "lost", "recovered", "nofollow", "followed", "anchor_changed", "target_changed")
+# what a "lost" event does: "open" (a new pending or confirmed loss), "confirm" (an earlier pending
+# loss held on this check), "cancel" (the link came back before confirmation: it was noise)
+Action = Literal["open", "confirm", "cancel"]
 
 
 @dataclass(frozen=True)
@@ -56,21 +63,21 @@ class State:
 
 
 @dataclass(frozen=True)
-class Change:
-    change: str  # one of CHANGES
+class Event:
+    """One change on a backlink's timeline (a row of ``backlink_events``, or an update of one)."""
+
+    change: Change
     previous_status: str | None
     status: str
     detected_at: str
     confirmed: bool = True
-    # for a "lost" change: "open" (pending), "confirm" (an earlier pending loss is now confirmed),
-    # "cancel" (the link came back before confirmation)
-    action: str = "open"
+    action: Action = "open"  # anything but a loss is only ever opened
 
 
 @dataclass
 class Outcome:
     state: State
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Event] = field(default_factory=list)
     noise: bool = False
 
 
@@ -106,35 +113,34 @@ def _removal(state: State, check: Check, policy: Policy) -> Outcome:
         new = replace(state, standing=False, status=check.status, pending_since=None, pending_checks=0)
         action = "open" if opened else "confirm"
         detected = check.checked_at if opened else pending_since
-        return Outcome(new, [Change("lost", state.status, check.status, detected, True, action)])
+        return Outcome(new, [Event(Change.LOST, state.status, check.status, detected, True, action)])
     new = replace(state, status=state.status, pending_since=pending_since, pending_checks=count)
     if opened:
-        return Outcome(new, [Change("lost", state.status, check.status, check.checked_at, False, "open")])
+        return Outcome(new, [Event(Change.LOST, state.status, check.status, check.checked_at, False, "open")])
     return Outcome(new)
 
 
 def _standing(state: State, check: Check) -> Outcome:
-    changes: list[Change] = []
+    changes: list[Event] = []
     status = check.status
     if state.pending_since is not None:  # came back before confirmation: it was noise
-        changes.append(Change("lost", state.status, status, state.pending_since, False, "cancel"))
+        changes.append(Event(Change.LOST, state.status, status, state.pending_since, False, "cancel"))
     if state.standing is None:
-        changes.append(Change("new", None, status, check.checked_at))
+        changes.append(Event(Change.NEW, None, status, check.checked_at))
     elif state.standing is False:
-        changes.append(Change("recovered", state.status, status, check.checked_at))
+        changes.append(Event(Change.RECOVERED, state.status, status, check.checked_at))
     else:
         if check.link_found and state.nofollow is not None and check.nofollow != state.nofollow:
-            changes.append(
-                Change("nofollow" if check.nofollow else "followed", state.status, status, check.checked_at)
-            )
+            kind = Change.NOFOLLOW if check.nofollow else Change.FOLLOWED
+            changes.append(Event(kind, state.status, status, check.checked_at))
         if (
             _text(check.anchor_text) != _text(state.anchor_text)
             and check.link_found
             and state.anchor_text is not None
         ):
-            changes.append(Change("anchor_changed", state.status, status, check.checked_at))
+            changes.append(Event(Change.ANCHOR_CHANGED, state.status, status, check.checked_at))
         if check.linked_url and state.linked_url and check.linked_url != state.linked_url:
-            changes.append(Change("target_changed", state.status, status, check.checked_at))
+            changes.append(Event(Change.TARGET_CHANGED, state.status, status, check.checked_at))
     new = State(
         standing=True if check.link_found else state.standing,
         status=status,
@@ -148,3 +154,84 @@ def _standing(state: State, check: Check) -> Outcome:
 
 def _text(value: str | None) -> str:
     return " ".join((value or "").lower().split())
+
+
+# -- one run's checks, through the store ------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """What one run's checks change: the store writes it in one transaction."""
+
+    states: list[tuple[int, State]] = field(default_factory=list)  # (backlink id, its state after)
+    events: list[tuple[int, Event, str]] = field(default_factory=list)  # new events, with the check's time
+    confirmed: list[tuple[int, str]] = field(default_factory=list)  # pending loss that held: (id, when)
+    cancelled: list[int] = field(default_factory=list)  # pending loss the link came back from: id
+    # for the crawl stats (linkrot/changes/...): "noise", each change, "lost/open|confirm|cancel"
+    counts: dict[str, int] = field(default_factory=lambda: {"noise": 0})
+
+
+class HistoryStore(Protocol):
+    def history_rows(self, run_id: int) -> list[dict[str, Any]]: ...
+
+    def save_history(self, run_id: int, ledger: Ledger) -> None: ...
+
+
+def _optional(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def check_of(row: Mapping[str, Any]) -> Check:
+    """The check of a ``history_rows`` row."""
+    found = bool(row["link_found"])
+    return Check(
+        status=row["status"],
+        link_found=found,
+        nofollow=bool(row["nofollow"]),
+        anchor_text=row["anchor_text"],
+        linked_url=row["linked_url"],
+        checked_at=row["checked_at"],
+        # an immediate re-fetch that found the link gone again is a second removal verdict
+        confirmations=2 if row["rechecked"] and not found else 1,
+    )
+
+
+def state_of(row: Mapping[str, Any]) -> State:
+    """What was known of the backlink before the check of a ``history_rows`` row (``state_*``)."""
+    return State(
+        standing=_optional(row["state_standing"]),
+        status=row["state_status"],
+        nofollow=_optional(row["state_nofollow"]),
+        anchor_text=row["state_anchor_text"],
+        linked_url=row["state_linked_url"],
+        pending_since=row["state_pending_since"],
+        pending_checks=row["state_pending_checks"] or 0,
+        noise=row["state_noise"] or 0,
+    )
+
+
+def plan(rows: Iterable[Mapping[str, Any]], policy: Policy) -> Ledger:
+    """The ledger of one run: every check (``history_rows``) through :func:`transition`."""
+    ledger = Ledger()
+    for row in rows:
+        backlink_id, check = row["backlink_id"], check_of(row)
+        outcome = transition(state_of(row), check, policy)
+        ledger.counts["noise"] += outcome.noise
+        ledger.states.append((backlink_id, outcome.state))
+        for event in outcome.changes:
+            key = f"{event.change}/{event.action}" if event.change == Change.LOST else str(event.change)
+            ledger.counts[key] = ledger.counts.get(key, 0) + 1
+            if event.action == "confirm":
+                ledger.confirmed.append((backlink_id, check.checked_at))
+            elif event.action == "cancel":
+                ledger.cancelled.append(backlink_id)
+            else:
+                ledger.events.append((backlink_id, event, check.checked_at))
+    return ledger
+
+
+def apply(store: HistoryStore, run_id: int, policy: Policy) -> dict[str, int]:
+    """Turn a run's checks into changes (``backlink_changes``) and new states; returns the counts."""
+    ledger = plan(store.history_rows(run_id), policy)
+    store.save_history(run_id, ledger)
+    return ledger.counts

@@ -12,6 +12,7 @@ from twisted.internet import task
 
 from .config import progress_interval
 from .run import Run
+from .status import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,13 @@ class Progress:
 
     def backlinks_line(self) -> str:
         stats = self.crawler.stats.get_stats()
-        verdicts = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("linkrot/backlink/")}
+        counts = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("linkrot/backlink/")}
+        # verdicts only: linkrot/backlink/unlinked_mentions counts checks already counted by their verdict
+        verdicts = {v: counts.get(v, 0) for v in Verdict}
         done = sum(verdicts.values())
         rate, overall = self.rates(done)
-        standing = verdicts.get("live", 0) + verdicts.get("nofollow", 0)
-        noise = verdicts.get("blocked", 0) + verdicts.get("server_error", 0)
+        standing = verdicts[Verdict.LIVE] + verdicts[Verdict.NOFOLLOW]
+        noise = sum(n for v, n in verdicts.items() if v.is_transient)
         return (
             f"{done}/{stats.get('linkrot/backlinks/queued', '?')} backlinks checked ({rate:.0f}/s now, "
             f"{overall:.0f}/s overall): {standing} standing, {done - standing - noise} lost or weakened, "

@@ -18,10 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from .status import Status
 from .urls import hostname_of, normalize_url, registrable_domain
 
 FORMATS = ("nginx", "apache", "netlify", "csv")
-_UNFOLLOWABLE = frozenset({"redirect_loop", "too_many_redirects"})
+# a crawl's chain that never ended: its "final" URL is just where the crawl gave up
+_UNFOLLOWABLE = frozenset({Status.REDIRECT_LOOP, Status.TOO_MANY_REDIRECTS})
 
 
 @dataclass(frozen=True, slots=True)

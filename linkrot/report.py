@@ -1,7 +1,8 @@
 """What the database says, for people: the report in four formats, the disavow file, the reads behind them.
 
-Reads only the public views (README "The database").  Every string shown here
-may come from a hostile page (anchor texts, titles, URLs), so each format
+Reads through the store's named queries (over the public views, README "The
+database").  Every string shown here may come from a hostile page (anchor
+texts, titles, URLs), so each format
 escapes for where it is shown: control characters are dropped for the terminal,
 HTML is escaped in Markdown and HTML, and the HTML page forbids scripts
 outright (Content-Security-Policy) in case an escape is ever missed.
@@ -15,14 +16,14 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .redirectmap import Seen
-from .status import Status, Verdict
+from .status import Change, Status, Triage, Verdict
 
-TRIAGE_ORDER = ("reclaim", "plumbing", "rebuild", "noise", "ok")
-LOST_VERDICTS = ("link_removed", "not_found", "domain_gone", "nofollow")
+if TYPE_CHECKING:
+    from .store import Store
 
 
 def _ordered(counts: dict[str, int], order: list[str]) -> dict[str, int]:
@@ -30,17 +31,15 @@ def _ordered(counts: dict[str, int], order: list[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
-def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> dict[str, Any]:
+def _change_counts(changes: list[tuple[Change, bool, int]]) -> dict[str, int]:
+    """``lost (pending)`` apart from confirmed losses; every other change by its name."""
+    return {f"{change} (pending)" if pending else str(change): n for change, pending, n in changes}
+
+
+def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report as one JSON-ready object; ``suggestions`` (fresh ones) win over the stored ones."""
-
-    def one(sql: str) -> int:
-        return store.rows(sql)[0]["n"]
-
-    def counts(sql: str) -> dict[str, int]:
-        return {r["k"]: r["n"] for r in store.rows(sql)}
-
-    runs = one("SELECT count(*) AS n FROM runs")
-    broken_backlinks = store.rows(f"SELECT * FROM broken_backlinks LIMIT {int(top)}")
+    runs = store.run_count()
+    broken_backlinks = store.broken_backlinks(limit=top)
     for row in broken_backlinks:
         fresh = (suggestions or {}).get(row["url"])
         if fresh is not None:
@@ -51,69 +50,28 @@ def gather(store: Any, top: int, suggestions: dict[str, Any] | None = None) -> d
                 suggestion_is_home=int(fresh.is_home),
                 suggestion_origin=fresh.origin,
             )
-    lost = store.rows(
-        f"""SELECT s.source_domain AS domain, count(*) AS links, group_concat(DISTINCT s.status) AS verdicts,
-                   max(s.authority) AS best_authority, m.mark
-            FROM backlink_status s LEFT JOIN domain_marks m ON m.domain = s.source_domain
-            WHERE s.status IN {LOST_VERDICTS} GROUP BY s.source_domain
-            ORDER BY links DESC, best_authority DESC NULLS LAST, domain LIMIT {int(top)}"""
-    )
-    for row in lost:  # group_concat's order is SQLite's whim
-        row["verdicts"] = ", ".join(sorted(row["verdicts"].split(","), key=[v.value for v in Verdict].index))
+    lost = store.lost_links_by_domain(limit=top)
+    for row in lost:
+        row["verdicts"] = ", ".join(row["verdicts"])
     return {
         "runs": runs,
         "hint": None
         if runs
         else "No crawl in this database yet: scrapy crawl site -a url=https://www.example.com/",
-        "totals": {
-            "broken_backlinks": one("SELECT count(*) AS n FROM broken_backlinks"),
-            "broken_links": one("SELECT count(*) AS n FROM broken_links"),
-            "pages": one("SELECT count(*) AS n FROM pages"),
-            "redirect_chains": one(
-                "SELECT count(*) AS n FROM redirect_chains WHERE hops >= 2 AND is_loop = 0"
-            ),
-            "redirect_loops": one("SELECT count(*) AS n FROM redirect_chains WHERE is_loop = 1"),
-            "soft_404s": one("SELECT count(*) AS n FROM soft_404s"),
-            "orphans": one("SELECT count(*) AS n FROM orphans"),
-            "backlinks": one("SELECT count(*) AS n FROM backlink_status"),
-        },
-        "verdicts": _ordered(
-            counts(
-                "SELECT coalesce(status, 'unchecked') AS k, count(*) AS n FROM backlink_status GROUP BY 1"
-            ),
-            [v.value for v in Verdict],
-        ),
-        "triage": _ordered(
-            counts(
-                "SELECT triage AS k, count(*) AS n FROM backlink_status WHERE triage IS NOT NULL GROUP BY 1"
-            ),
-            list(TRIAGE_ORDER),
-        ),
-        "site": _ordered(
-            counts("SELECT outcome AS k, count(*) AS n FROM pages GROUP BY 1"), [s.value for s in Status]
-        ),
+        "totals": store.problem_totals(),
+        "verdicts": _ordered(store.verdict_counts(), list(Verdict)),
+        "triage": _ordered(store.triage_counts(), list(Triage)),
+        "site": _ordered(store.page_outcome_counts(), list(Status)),
         "broken_backlinks": broken_backlinks,
-        "broken_links": store.rows(
-            f"""SELECT url, status, count(DISTINCT source_url) AS pages, min(source_url) AS found_on,
-                       max(anchor_text) AS anchor_text
-                FROM broken_links GROUP BY url ORDER BY pages DESC, url LIMIT {int(top)}"""
-        ),
-        "redirect_chains": store.rows(
-            f"""SELECT url, hops, final_status, final_url, is_loop, linked_from FROM redirect_chains
-                WHERE hops >= 2 OR is_loop = 1 ORDER BY hops DESC, is_loop DESC, linked_from DESC, url
-                LIMIT {int(top)}"""
-        ),
+        "broken_links": store.broken_link_targets(limit=top),
+        "redirect_chains": store.longest_redirect_chains(limit=top),
         "lost_links_by_domain": lost,
         # KPIs (article 004): monthly figures against the healthy bands, the anchor mix, loss spikes
-        "kpi_monthly": store.rows("SELECT * FROM kpi_monthly ORDER BY month DESC LIMIT 12"),
-        "kpi_latest_run": (store.rows("SELECT * FROM kpi_runs ORDER BY run_id DESC LIMIT 1") or [None])[0],
-        "anchor_mix": store.rows("SELECT * FROM anchor_mix"),
-        "loss_spikes": store.rows(f"SELECT * FROM loss_spikes LIMIT {int(top)}"),
-        "changes": counts(
-            "SELECT change || CASE WHEN change = 'lost' AND confirmed = 0 THEN ' (pending)' ELSE '' END AS k, "
-            "count(*) AS n FROM backlink_changes WHERE run_id = (SELECT max(run_id) FROM backlink_checks) "
-            "OR confirmed_run_id = (SELECT max(run_id) FROM backlink_checks) GROUP BY 1"
-        ),
+        "kpi_monthly": store.kpi_months(limit=12),
+        "kpi_latest_run": store.latest_kpi_run(),
+        "anchor_mix": store.anchor_mix(),
+        "loss_spikes": store.loss_spikes(limit=top),
+        "changes": _change_counts(store.latest_run_changes()),
     }
 
 
@@ -446,29 +404,9 @@ def disavow_file(marks: list[dict[str, Any]], today: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- reads behind the commands (the schema's names stay in the views) ---------------------
+# -- reads behind the commands -----------------------------------------------------------------
 
 
-def disavow_marks(store: Any) -> list[dict[str, Any]]:
-    return store.rows("SELECT domain, comment FROM domain_marks WHERE mark = 'disavow' ORDER BY domain")
-
-
-def seen_urls(store: Any) -> dict[str, Seen]:
+def seen_urls(store: Store) -> dict[str, Seen]:
     """The latest observation of every URL (site crawls and backlink target checks alike)."""
-    rows = store.rows(
-        """SELECT u.url, coalesce(u.http_status, u.outcome) AS status, u.final_url, u.hops
-           FROM urls u JOIN (SELECT url, max(run_id) AS run_id FROM urls GROUP BY url) m
-             ON m.url = u.url AND m.run_id = u.run_id"""
-    )
-    return {r["url"]: Seen(r["status"], r["final_url"], r["hops"] or 0) for r in rows}
-
-
-def chain_rows(store: Any) -> list[dict[str, Any]]:
-    """Our own redirect chains of the latest site crawl (external links' chains are not ours to fix)."""
-    rows = store.rows(
-        "SELECT url, hops, final_url, final_status, chain FROM redirect_chains "
-        "WHERE is_internal = 1 AND hops >= 2 ORDER BY url"
-    )
-    for row in rows:
-        row["chain"] = json.loads(row["chain"]) if row["chain"] else []
-    return rows
+    return {r["url"]: Seen(r["status"], r["final_url"], r["hops"] or 0) for r in store.latest_observations()}

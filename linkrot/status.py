@@ -209,3 +209,30 @@ def fetch_verdict(outcome: Status, code: int | None) -> Verdict | None:
         # a 2xx without a document (204 No Content, 205) is "an answer not covered"
         return Verdict.SERVER_ERROR if code in (204, 205) else None
     return _FETCH_VERDICTS.get(outcome, Verdict.SERVER_ERROR)
+
+
+class Triage(enum.StrEnum):
+    """What to do about a backlink, from its latest check (column ``triage`` of ``backlink_status``).
+
+    The member order is the order of the report (most actionable first); which
+    bucket a check falls in is decided in the store's view, from these members
+    and :class:`Verdict` (README "Triage"), the first rule that applies winning.
+    """
+
+    RECLAIM = "reclaim"  # the page is live, the link was removed or made nofollow: outreach
+    PLUMBING = "plumbing"  # our side: the target is broken, loops or redirects: fix with a redirect
+    REBUILD = "rebuild"  # the referring page or its domain is gone: replace the equity elsewhere
+    NOISE = "noise"  # blocked, 5xx, or redirected/noindex/not canonical: re-check before acting
+    OK = "ok"  # live and followed, our target healthy: nothing to do
+
+
+class Change(enum.StrEnum):
+    """What changed between two consecutive checks of a backlink (column ``change`` of ``backlink_changes``)."""
+
+    NEW = "new"  # the first check that finds the link
+    LOST = "lost"  # the link is gone; pending (confirmed = 0) until it holds on a re-check
+    RECOVERED = "recovered"  # the link is back after a confirmed loss
+    NOFOLLOW = "nofollow"  # follow -> nofollow, ugc or sponsored
+    FOLLOWED = "followed"  # nofollow, ugc or sponsored -> follow
+    ANCHOR_CHANGED = "anchor_changed"  # another anchor text
+    TARGET_CHANGED = "target_changed"  # the link now points to another URL of ours

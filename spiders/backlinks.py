@@ -94,7 +94,7 @@ class BacklinksSpider(HopSpider):
         stats.set_value("linkrot/backlinks/queued", backlinks)
         logger.info("linkrot: checking %d backlinks on %d referring pages", backlinks, pages)
         after = 0
-        while batch := store.queued_pages(run.id, after, _QUEUE_BATCH, with_chain=True):
+        while batch := store.queued_pages(run.id, after, _QUEUE_BATCH):
             for seq, source_url, backlinks in batch:
                 after = seq
                 if not backlinks:

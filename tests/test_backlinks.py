@@ -238,6 +238,8 @@ def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
     from conftest import ROOT
 
     samples = ROOT / "data" / "samples"
+    import sqlite_utils
+
     from linkrot.backlinks_import import import_files
     from linkrot.store import Store
 
@@ -246,12 +248,13 @@ def test_sample_exports_import_with_what_the_vendor_knows(tmp_path):
         str(samples / name) for name in ("ahrefs-backlinks.csv", "semrush-backlinks.csv", "majestic.csv")
     ]
     ids, counts = import_files(store, files, site=None)
-    formats = [r["format"] for r in store.rows("SELECT format FROM imports ORDER BY id")]
+    db = sqlite_utils.Database(store.path)
+    formats = [r["format"] for r in db["imports"].rows_where(order_by="id")]
     assert formats == ["ahrefs", "semrush", "majestic"]
     assert counts["new"] == store.backlink_count() > 0
-    known = store.rows("SELECT authority, authority_metric FROM backlinks WHERE authority IS NOT NULL")
+    known = list(db["backlinks"].rows_where("authority IS NOT NULL"))
     assert {r["authority_metric"] for r in known} >= {"Domain rating"}
-    assert counts["skipped"] == store.rows("SELECT count(*) AS n FROM import_errors")[0]["n"] > 0
+    assert counts["skipped"] == db["import_errors"].count > 0
 
 
 @pytest.mark.parametrize(

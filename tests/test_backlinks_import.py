@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from linkrot.backlinks_import import import_file
 from linkrot.errors import WrongExportError
@@ -19,6 +20,11 @@ SITE = f"{T}/"
 
 
 @pytest.fixture
+def rows_of(store: Store, sql: str, params=()) -> list[dict]:
+    return list(sqlite_utils.Database(store.path).query(sql, params))
+
+
+@pytest.fixture
 def store(tmp_path):
     store = Store(tmp_path / "linkrot.db")
     yield store
@@ -27,7 +33,7 @@ def store(tmp_path):
 
 def backlink(store: Store, source: str, target: str | None = None) -> dict:
     sql = "SELECT * FROM backlink_status WHERE source_url = ?" + (" AND target_url = ?" if target else "")
-    rows = store.rows(sql, [source, target] if target else [source])
+    rows = rows_of(store, sql, [source, target] if target else [source])
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -53,7 +59,9 @@ def test_an_image_link_and_a_text_link_keep_both_anchors(store):
     # one backlink (one page, one target), the first listing's facts, every anchor listed
     assert row["export_anchor"] == "Widget Pro logo"
     assert json.loads(row["export_anchors"]) == ["Widget Pro logo", "Widget Pro"]
-    extra = json.loads(store.rows("SELECT extra FROM backlinks WHERE id = ?", [row["backlink_id"]])[0]["extra"])
+    extra = json.loads(
+        rows_of(store, "SELECT extra FROM backlinks WHERE id = ?", [row["backlink_id"]])[0]["extra"]
+    )
     assert extra["Type"] == "image"
 
 
@@ -80,9 +88,10 @@ def test_utf16_download_and_utf8_resave_give_the_same_backlinks(tmp_path):
         store = Store(tmp_path / f"{name}.db")
         import_file(store, str(SAMPLES / name), site=SITE)
         tables.append(
-            store.rows(
+            rows_of(
+                store,
                 "SELECT source_url, target_url, anchor, anchors, source_title, authority, first_seen, last_seen, "
-                "nofollow, ugc, sponsored, lost_status, vendor_chain, extra FROM backlinks ORDER BY id"
+                "nofollow, ugc, sponsored, lost_status, vendor_chain, extra FROM backlinks ORDER BY id",
             )
         )
         store.close()
@@ -98,17 +107,19 @@ def test_semrush_audit_lands_with_toxic_score_title_and_nofollow(store):
         12.0,
         "semrush_audit",
     )
-    flags = store.rows("SELECT nofollow FROM backlinks ORDER BY id")
+    flags = rows_of(store, "SELECT nofollow FROM backlinks ORDER BY id")
     assert [f["nofollow"] for f in flags] == [0, 1]
 
 
-@pytest.mark.parametrize("site, scheme", [("http://www.acme-widgets.test/", "http"), (SITE, "https"), (None, "https")])
+@pytest.mark.parametrize(
+    "site, scheme", [("http://www.acme-widgets.test/", "http"), (SITE, "https"), (None, "https")]
+)
 def test_moz_targets_without_scheme_take_the_sites(store, site, scheme):
     import_file(store, str(SAMPLES / "moz-inbound-links-2022.csv"), site=site)
     row = backlink(store, "http://www.hospital.example/")
     assert row["target_url"] == f"{scheme}://www.acme-widgets.test/prices"
     assert row["target_site"] == "acme-widgets.test"
-    flags = store.rows("SELECT source_url, nofollow FROM backlinks ORDER BY id")
+    flags = rows_of(store, "SELECT source_url, nofollow FROM backlinks ORDER BY id")
     assert [(f["source_url"], f["nofollow"]) for f in flags] == [
         ("http://www.hospital.example/", 0),
         ("http://clinic.example/patients/billing", 1),
@@ -121,21 +132,19 @@ def test_search_console_internal_links_report_is_refused_and_leaves_nothing(stor
     message = str(info.value)
     assert "every row is a page of https://www.acme-widgets.test/ itself" in message
     assert '"Export external links" > "Latest links"' in message and "\n" not in message
-    assert store.rows("SELECT count(*) AS n FROM imports")[0]["n"] == 0
+    assert rows_of(store, "SELECT count(*) AS n FROM imports")[0]["n"] == 0
     assert store.backlink_count() == 0
 
 
-def test_queued_pages_carries_the_chain_when_asked(store, tmp_path):
+def test_queued_pages_carries_the_vendor_chain(store, tmp_path):
     # a copy under a new name: the store keys imports by path
     path = tmp_path / "example.com-backlinks-subdomains_2026-04-18_15-44-46.csv"
     shutil.copy(SAMPLES / "ahrefs-backlinks-v3-chains.csv", path)
     import_id, _ = import_file(store, str(path), site=SITE)
     run_id = store.start_run("backlinks", SITE, {})
     store.queue_checks(run_id, [import_id])
-    plain = {p[1]: p[2] for p in store.queued_pages(run_id, 0, 100)}
-    chained = {p[1]: p[2] for p in store.queued_pages(run_id, 0, 100, with_chain=True)}
-    assert all(len(b) == 4 for backlinks in plain.values() for b in backlinks)
+    chained = {p[1]: p[2] for p in store.queued_pages(run_id, 0, 100)}
+    assert all(len(b) == 5 for backlinks in chained.values() for b in backlinks)
     (bakery,) = chained["https://bakery.example/recipes/buns/"]
-    assert bakery[:3] == plain["https://bakery.example/recipes/buns/"][0][:3]
     assert [kind for _, kind in chain_alternatives(bakery[4])] == ["chain_start", "chain_hop"]
     assert chained["https://ref-blog.example/widget-care"][0][4] is None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 from conftest import ROOT
 
@@ -147,7 +148,7 @@ def backlinks_run(store: Store) -> None:
             for i, (src, path, authority, *_) in enumerate(BACKLINKS)
         ],
     )
-    ids = {r["source_url"]: r["id"] for r in store.rows("SELECT id, source_url FROM backlinks")}
+    ids = {r["source_url"]: r["id"] for r in sqlite_utils.Database(store.path)["backlinks"].rows}
     store.write_checks(
         run,
         [

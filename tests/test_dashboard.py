@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from test_datasette import CHROMIUM, Datasette, drawn, open_page, serve
 
 from linkrot.backlinks_import import import_file
 from linkrot.history import Policy
+from linkrot.history import apply as apply_history
 from linkrot.items import BacklinkCheck
 from linkrot.store import Store
 
@@ -43,7 +45,11 @@ CHARTS = [
     "referring-domains",
     "loss-rate",
 ]
-OUTCOMES = {"not_found": ("not_found", 404), "domain_gone": ("dns_error", None), "blocked": ("client_error", 403)}
+OUTCOMES = {
+    "not_found": ("not_found", 404),
+    "domain_gone": ("dns_error", None),
+    "blocked": ("client_error", 403),
+}
 
 
 def add_backlinks_runs(path: Path, origin: str, tmp: Path) -> None:
@@ -53,7 +59,8 @@ def add_backlinks_runs(path: Path, origin: str, tmp: Path) -> None:
     export.write_text('"Referring page URL","Domain rating","Target URL","Anchor"\n' + "\n".join(rows) + "\n")
     store = Store(path)
     import_id, _ = import_file(store, str(export), site=None)
-    ids = {r["source_url"]: r["id"] for r in store.rows("SELECT id, source_url FROM backlinks")}
+    db = sqlite_utils.Database(path)
+    ids = {r["source_url"]: r["id"] for r in db.query("SELECT id, source_url FROM backlinks")}
     for i, day in enumerate(RUN_DAYS):
         run = store.start_run("backlinks", None, {"file": str(export)})
         store.attach_imports(run, [import_id])
@@ -77,10 +84,10 @@ def add_backlinks_runs(path: Path, origin: str, tmp: Path) -> None:
             )
         store.write_checks(run, checks)
         # the runs happened a week apart: date them before history reads checked_at
-        store.conn.execute("UPDATE backlink_checks SET checked_at = ? WHERE run_id = ?", (day, run))
-        store.conn.execute("UPDATE runs SET started_at = ? WHERE id = ?", (day, run))
-        store.conn.commit()
-        store.apply_history(run, Policy(confirm_checks=1))  # a removal counts as lost at once
+        with db.conn:
+            db.execute("UPDATE backlink_checks SET checked_at = ? WHERE run_id = ?", (day, run))
+            db.execute("UPDATE runs SET started_at = ? WHERE id = ?", (day, run))
+        apply_history(store, run, Policy(confirm_checks=1))  # a removal counts as lost at once
         store.finish_run(run, "finished", {})
     store.close()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 import yaml
 
 import linkrot
@@ -200,7 +201,7 @@ def build_database(path: Path, tmp: Path) -> None:
     )
     ids = {
         (r["source_url"], r["target_url"]): r["id"]
-        for r in store.rows("SELECT id, source_url, target_url FROM backlinks")
+        for r in sqlite_utils.Database(store.path)["backlinks"].rows
     }
     checks = []
     for source, target, _, verdict, found in BACKLINKS:
@@ -300,14 +301,9 @@ def _query(datasette: Datasette, name: str, **params: Any) -> list[dict[str, Any
 
 
 def test_every_table_and_view_is_described(tmp_path):
-    store = Store(tmp_path / "linkrot.db")  # a fresh database has every table and view of the schema
-    names = [
-        r["name"]
-        for r in store.rows(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-    ]
-    store.close()
+    Store(tmp_path / "linkrot.db").close()  # a fresh database has every table and view of the schema
+    db = sqlite_utils.Database(tmp_path / "linkrot.db")
+    names = sorted(db.table_names() + db.view_names())
     tables = _metadata()["databases"]["linkrot"]["tables"]
     undescribed = [n for n in names if not (tables.get(n) or {}).get("description")]
     assert not undescribed, f"add a description to linkrot/metadata.yml for {undescribed}"
@@ -315,14 +311,14 @@ def test_every_table_and_view_is_described(tmp_path):
 
 
 def test_contract_views_have_every_column_described(tmp_path):
-    store = Store(tmp_path / "linkrot.db")
+    Store(tmp_path / "linkrot.db").close()
+    db = sqlite_utils.Database(tmp_path / "linkrot.db")
     tables = _metadata()["databases"]["linkrot"]["tables"]
     for view in ("pages", "broken_links", "redirect_chains", "backlink_status", "broken_backlinks", "triage"):
-        columns = [r["name"] for r in store.rows(f"SELECT name FROM pragma_table_info('{view}')")]
+        columns = [c.name for c in db.view(view).columns]
         described = tables[view].get("columns") or {}
         assert [c for c in columns if not described.get(c)] == [], view
         assert not set(described) - set(columns), f"{view}: described columns it does not have"
-    store.close()
 
 
 def test_canned_queries_are_read_only_selects():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import sqlite_utils
 from conftest import check_backlinks
 
-from linkrot.history import Check, Policy, State, transition
 from demo.server import SiteServer
+from linkrot import history
+from linkrot.history import Check, Policy, State, transition
 
 T0, T1, T2 = "2026-11-01T10:00:00+00:00", "2026-11-08T10:00:00+00:00", "2026-11-15T10:00:00+00:00"
 
@@ -323,7 +325,6 @@ def test_confirmed_high_value_loss_is_alerted_and_archived(web, tmp_path):
 
 
 def test_many_losses_from_one_domain_on_one_day_are_a_spike(tmp_path):
-    from linkrot.history import Policy
     from linkrot.items import BacklinkCheck
     from linkrot.store import Store
 
@@ -351,10 +352,94 @@ def test_many_losses_from_one_domain_on_one_day_are_a_spike(tmp_path):
         }
     ]
     store.import_backlinks(store.start_import(None, "x.csv", "plain", "utf-8"), rows)
-    ids = [r["id"] for r in store.rows("SELECT id FROM backlinks ORDER BY id")]
+    db = sqlite_utils.Database(store.path)
+    ids = [r["id"] for r in db["backlinks"].rows_where(order_by="id")]
     for status, found in (("live", True), ("link_removed", False)):
         run = store.start_run("backlinks", None, {})
         store.write_checks(run, [BacklinkCheck(i, status, "", "ok", 200, link_found=found) for i in ids])
-        store.apply_history(run, Policy(confirm_checks=1))
-    spikes = store.rows("SELECT source_domain, losses FROM loss_spikes")
+        history.apply(store, run, Policy(confirm_checks=1))
+    spikes = list(db.query("SELECT source_domain, losses FROM loss_spikes"))
     assert spikes == [{"source_domain": "big.test", "losses": 4}]  # small.test's one loss is just a loss
+    # and the report's named query says the same
+    assert [(r["source_domain"], r["losses"], r["statuses"]) for r in store.loss_spikes()] == [
+        ("big.test", 4, "link_removed")
+    ]
+
+
+# -- one run's checks through the store: history.plan (pure) and history.apply (store primitives) --------
+
+
+def row(backlink_id, c, state=None):
+    """A ``history_rows`` row: the check, and the state before it (none known by default)."""
+    state = state or State()
+    return {
+        "backlink_id": backlink_id,
+        "status": c.status,
+        "link_found": int(c.link_found),
+        "nofollow": int(c.nofollow),
+        "anchor_text": c.anchor_text,
+        "linked_url": c.linked_url,
+        "checked_at": c.checked_at,
+        "rechecked": int(c.confirmations == 2),
+        **{f"state_{k}": getattr(state, k) for k in State.__dataclass_fields__},
+    }
+
+
+def test_plan_sorts_events_into_new_rows_confirmations_and_cancellations():
+    pending = State(standing=True, status="live", pending_since=T1, pending_checks=1, anchor_text="Acme")
+    ledger = history.plan(
+        [
+            row(1, check("live", T2)),  # first sight: a new event
+            row(2, check("link_removed", T2), pending),  # the pending loss held: confirmed
+            row(3, check("live", T2), pending),  # came back: the pending loss is cancelled
+            row(4, check("server_error", T2), pending),  # noise: nothing changes
+            row(5, check("link_removed", T2, confirmations=2), State(standing=True, status="live")),
+        ],
+        Policy(confirm_checks=2),
+    )
+    assert [(i, e.change, e.confirmed) for i, e, _ in ledger.events] == [(1, "new", True), (5, "lost", True)]
+    assert ledger.confirmed == [(2, T2)] and ledger.cancelled == [3]
+    assert [i for i, _ in ledger.states] == [1, 2, 3, 4, 5]
+    assert ledger.counts == {"noise": 1, "new": 1, "lost/confirm": 1, "lost/cancel": 1, "lost/open": 1}
+
+
+def test_apply_writes_the_timeline_through_the_store(tmp_path):
+    from linkrot.items import BacklinkCheck
+    from linkrot.store import Store
+
+    store = Store(tmp_path / "x.db")
+    rows = [
+        {
+            "source_url": f"https://ref.test/{name}",
+            "target_url": "https://www.ours.test/",
+            "target_site": "ours.test",
+            "source_host": "ref.test",
+            "source_domain": "ref.test",
+            "line": i + 2,
+            "any_target": 0,
+        }
+        for i, name in enumerate(("held", "back"))
+    ]
+    store.import_backlinks(store.start_import(None, "x.csv", "plain", "utf-8"), rows)
+    db = sqlite_utils.Database(store.path)
+    held, back = (r["id"] for r in db["backlinks"].rows_where(order_by="id"))
+    runs = []
+    for verdicts in (("live", "live"), ("link_removed", "link_removed"), ("link_removed", "live")):
+        run = store.start_run("backlinks", None, {})
+        runs.append(run)
+        store.write_checks(
+            run,
+            [
+                BacklinkCheck(i, v, "", "ok", 200, link_found=v == "live")
+                for i, v in zip((held, back), verdicts)
+            ],
+        )
+        counts = history.apply(store, run, Policy(confirm_checks=2))
+    assert counts == {"noise": 0, "lost/confirm": 1, "lost/cancel": 1}
+    changes = {(r["backlink_id"], r["change"]): r for r in db["backlink_changes"].rows}
+    assert set(changes) == {(held, "new"), (back, "new"), (held, "lost")}  # back's loss was noise: cancelled
+    lost = changes[(held, "lost")]
+    assert (lost["run_id"], lost["confirmed"], lost["confirmed_run_id"]) == (runs[1], 1, runs[2])
+    states = {r["backlink_id"]: r for r in db["backlink_state"].rows}
+    assert states[held]["standing"] == 0 and states[back]["standing"] == 1
+    assert states[back]["pending_since"] is None and states[back]["run_id"] == runs[2]

@@ -28,7 +28,9 @@ def test_settings_packages_and_pyproject_agree():
     declared = {p.strip().strip('"') for p in packages.split(",")}
     used = set(settings.SPIDER_MODULES) | {p.rsplit(".", 2)[0] for p in settings.ITEM_PIPELINES}
     assert used == {"linkrot.spiders", "linkrot.pipelines"}
-    assert used | {"linkrot"} == declared
+    # besides them: linkrot and its own subpackages (directories under linkrot/)
+    own = {"linkrot"} | {f"linkrot.{p.parent.name}" for p in (ROOT / "linkrot").glob("*/__init__.py")}
+    assert used | own == declared
     # nothing named `spiders` or `pipelines` lands at the top of site-packages
     assert not {p for p in declared if "." not in p} - {"linkrot"}
     assert 'settings = "linkrot.settings"' in pyproject  # the entry point Scrapyd needs

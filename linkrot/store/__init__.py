@@ -1,0 +1,22 @@
+"""The SQLite store: the only package that knows table names, keys, views and SQL.
+
+- :mod:`.schema`: numbered migrations (``migrations/*.sql``, ``PRAGMA user_version``) and the views;
+- :mod:`.writer`: batched, idempotent writes (runs, results, checks, imports, the check queue, and
+  what the after-run steps derive);
+- :mod:`.queries`: named read queries, one per question the rest of linkrot asks.
+
+:class:`Store` is both halves over one connection.  Nothing outside this package
+writes SQL (tests/test_store.py greps for it): a new question is a new method here.
+"""
+
+from __future__ import annotations
+
+from .base import DEFAULT_DB, schema_version, utcnow
+from .queries import Queries
+from .writer import Writer
+
+__all__ = ["DEFAULT_DB", "Store", "schema_version", "utcnow"]
+
+
+class Store(Writer, Queries):
+    """A linkrot database: open (creating and migrating it), write in batches, ask named questions."""

@@ -1,0 +1,58 @@
+"""The connection every part of the store shares: opened, tuned for concurrent readers, migrated."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .schema import migrate
+
+DEFAULT_DB = "data/linkrot.db"
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def schema_version(path: str | Path) -> int:
+    """The migration an existing database is at, read without writing (0: no linkrot tables in it).
+
+    Look before opening a :class:`Store`, which migrates: another program's SQLite
+    file must not get linkrot's tables.  Raises ``sqlite3.DatabaseError`` for a file
+    that is no SQLite database.
+    """
+    with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
+        return probe.execute("PRAGMA user_version").fetchone()[0]
+
+
+class Connection:
+    """A linkrot database, open.  The SQL stays inside the store package: callers ask named questions."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite_utils.Database(str(path))
+        self._conn: sqlite3.Connection = self._db.conn
+        # WAL: Datasette and the CLI read while a crawl writes; NORMAL is durable enough in WAL mode
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        migrate(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _rows(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return list(self._db.query(sql, params if isinstance(params, dict) else tuple(params)))
+
+    def _value(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = self._conn.execute(sql, tuple(params)).fetchone()
+        return None if row is None else row[0]
