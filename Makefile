@@ -1,17 +1,18 @@
 # linkrot: `make demo` crawls the bundled demo site and checks its backlinks (`make demo DEMO_ARGS=--serve`
 # keeps serving afterwards), `make test` runs the whole test suite.
-# Both install what they need on a fresh machine (a virtualenv in .venv; Debian's Chromium for the tests).
+# Both install what they need on a fresh machine (a virtualenv in .venv; Debian's Chromium and
+# redis-server for the tests).
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install chromium bench clean
+.PHONY: demo test install chromium redis bench clean
 
 demo: install
 	$(PY) -m demo $(DEMO_ARGS)
 
-test: install chromium
+test: install chromium redis
 	$(PY) -m pytest -q
 
 install: $(VENV)/.installed
@@ -27,6 +28,12 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+# tests/test_scale.py starts its own redis-server on loopback (workers sharing a crawl)
+redis:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q redis-server; }
 
 bench: install
 	$(PY) bench/run.py

@@ -58,6 +58,8 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def handle_request(self, head: bool) -> None:
         self.server.hits.append((self.command, self.headers.get("Host", ""), self.path))
+        if self.server.delay:  # a slower site: several crawlers share the work (tests/test_scale.py)
+            time.sleep(self.server.delay)
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = unquote(parts.path)
@@ -151,12 +153,14 @@ class SiteServer(ThreadingHTTPServer):
         port: int = 0,
         host: str = "127.0.0.1",
         hosts: Mapping[str, str | Path] | None = None,
+        delay: float = 0.0,
     ) -> None:
         super().__init__((host, port), SiteHandler)
+        self.delay = delay  # seconds every answer waits
         self.root = Path(root).resolve()
         self.port = self.server_address[1]
         self.origin = f"http://{host}:{self.port}"
-        self.hits: list[tuple[str, str, str]] = []
+        self.hits: list[tuple[str, str, str]] = []  # (method, Host, path) of every request, the request log
         self.routes: dict[str, dict] = {}
         routes_file = self.root / "_routes.json"
         if routes_file.exists():

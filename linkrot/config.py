@@ -172,6 +172,26 @@ class WaybackConfig:
 
 
 @dataclass(frozen=True)
+class ScaleConfig:
+    """One crawl shared by several workers through Redis (docs/scale-out.md); off without a URL."""
+
+    redis_url: str  # LINKROT_REDIS_URL; empty: this process crawls alone
+    workers: int  # LINKROT_WORKERS: how many workers share the crawl (each takes its share of the per-host budget)
+    lease: float  # LINKROT_LEASE_SECONDS: a worker silent this long is dead; its requests are redone
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> ScaleConfig:
+        url = str(settings.get("LINKROT_REDIS_URL") or "").strip()
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"LINKROT_REDIS_URL: expected redis://host:port/db, got {url!r}")
+        return cls(
+            redis_url=url,
+            workers=as_int("LINKROT_WORKERS", settings.get("LINKROT_WORKERS"), minimum=1),
+            lease=as_float("LINKROT_LEASE_SECONDS", settings.get("LINKROT_LEASE_SECONDS"), minimum=1.0),
+        )
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """What every run needs: its database, resume, batching, and the after-run steps' settings.
 
@@ -186,6 +206,7 @@ class RunConfig:
     policy: Policy  # when a loss is confirmed
     wayback: WaybackConfig
     alerts: Any  # linkrot.alerts.AlertConfig, or None for runs that send none
+    scale: ScaleConfig
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, history: bool = False) -> RunConfig:
@@ -205,6 +226,7 @@ class RunConfig:
                 user_agent=str(settings.get("USER_AGENT")),
             ),
             alerts=AlertConfig.from_settings(settings) if history else None,
+            scale=ScaleConfig.from_settings(settings),
         )
 
 

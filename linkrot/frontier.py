@@ -4,21 +4,60 @@ Pure bookkeeping, no Scrapy: the seen-set, the page budget
 (``LINKROT_MAX_PAGES``), the depth limit (``LINKROT_MAX_DEPTH``) and the
 crawl-trap guard (``linkrot.traps``).  Each refusal is counted under
 ``linkrot/limit/<name>``; a limit that stops the crawl is reported once, when
-it first bites, so a truncated crawl is never silent.
+it first bites, so a truncated crawl is never silent, and :meth:`Frontier.limits`
+names the limits that bit for the run's row.
+
+The seen-set is anything with ``known(urls)`` and ``claim(urls)`` (see
+:class:`Seen`): a set in memory (tests, small crawls), hashes on disk
+(:class:`linkrot.store.DiskSeen`, a big crawl in bounded memory) or a Redis set
+shared by several workers (:class:`linkrot.scale.RedisSeen`).  ``claim`` marks
+URLs and says which were new: with Redis it is ``SADD``, true for exactly one
+worker, so a URL is scheduled once over all of them.  The links of a page are
+asked about together, one round trip each way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, MutableSet
+from collections.abc import Callable, Iterable, MutableSet, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .config import SiteConfig
 from .items import Link, TrapEntry
 from .traps import TrapGuard
 
 logger = logging.getLogger(__name__)
+
+
+class Seen(Protocol):
+    def known(self, urls: Sequence[str]) -> list[bool]: ...
+    def claim(self, urls: Sequence[str]) -> list[bool]: ...
+
+
+class MemorySeen:
+    """A seen-set in a Python set (what :class:`Frontier` uses unless given another)."""
+
+    def __init__(self, urls: MutableSet[str] | None = None) -> None:
+        self.urls: MutableSet[str] = urls if urls is not None else set()
+
+    def __len__(self) -> int:
+        return len(self.urls)
+
+    def __contains__(self, url: object) -> bool:
+        return url in self.urls
+
+    def known(self, urls: Sequence[str]) -> list[bool]:
+        return [u in self.urls for u in urls]
+
+    def claim(self, urls: Sequence[str]) -> list[bool]:
+        new = []
+        for url in urls:
+            fresh = url not in self.urls
+            if fresh:
+                self.urls.add(url)
+            new.append(fresh)
+        return new
 
 
 @dataclass(slots=True)
@@ -29,33 +68,56 @@ class Admission:
 
 
 class Frontier:
-    def __init__(self, config: SiteConfig, stats: Any, seen: MutableSet[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: SiteConfig,
+        stats: Any,
+        seen: Seen | MutableSet[str] | None = None,
+        count_pages: Callable[[int], int] | None = None,
+    ) -> None:
         self.config = config
         self.stats = stats
-        self.seen: MutableSet[str] = seen if seen is not None else set()
-        self.pages = 0  # pages of the site scheduled (the budget of LINKROT_MAX_PAGES)
+        self.seen: Seen = seen if hasattr(seen, "claim") else MemorySeen(seen)  # type: ignore[arg-type]
+        self.pages = 0  # pages of the site scheduled (the budget of LINKROT_MAX_PAGES), over all workers
+        # adds n pages to the budget's count and returns the total; shared by the workers of a scaled crawl
+        self._count_pages = count_pages or self._count_locally
         self.traps = TrapGuard(config.max_query_variants)
         self.pending_traps: list[TrapEntry] = []
 
+    def _count_locally(self, n: int) -> int:
+        return self.pages + n
+
     def is_new(self, url: str) -> bool:
-        return url not in self.seen
+        return not self.seen.known([url])[0]
+
+    def claim(self, url: str, *, page: bool = False) -> bool:
+        """Mark ``url`` seen; True when it was new (with Redis: new to every worker)."""
+        new = self.seen.claim([url])[0]
+        if new and page:
+            self.pages = self._count_pages(1)
+        return new
 
     def mark(self, url: str, *, page: bool = False) -> None:
-        self.seen.add(url)
-        if page:
-            self.pages += 1
+        self.claim(url, page=page)
 
-    def restore(self, done: Iterable[str], is_internal: Callable[[str], bool]) -> None:
+    def restore(self, done: Iterable[tuple[str, bool]]) -> None:
         """Resume: what an unfinished run stored is done (its pages count in the budget)."""
-        for url in done:
-            self.mark(url, page=is_internal(url))
-        self.stats.set_value("linkrot/resume/done", len(self.seen))
-        logger.info(
-            "linkrot: %d URLs already done; the links found and not fetched yet come next", len(self.seen)
-        )
+        urls = pages = 0
+        chunk: list[str] = []
+        for url, internal in done:
+            chunk.append(url)
+            urls += 1
+            pages += bool(internal)
+            if len(chunk) >= 5000:
+                self.seen.claim(chunk)
+                chunk = []
+        self.seen.claim(chunk)
+        self.pages = self._count_pages(pages) if pages else self.pages
+        self.stats.set_value("linkrot/resume/done", urls)
+        logger.info("linkrot: %d URLs already done; the links found and not fetched yet come next", urls)
 
-    def budget_left(self) -> bool:
-        if self.config.max_pages and self.pages >= self.config.max_pages:
+    def budget_left(self, more: int = 0) -> bool:
+        if self.config.max_pages and self.pages + more >= self.config.max_pages:
             if self._first("max_pages"):
                 logger.warning(
                     "linkrot: stopped at LINKROT_MAX_PAGES (%s pages): new pages of the site are not "
@@ -67,32 +129,61 @@ class Frontier:
 
     def admit(self, link: Link, depth: int | None) -> Admission | None:
         """Schedule a newly found link, or None when an option, a limit or a trap says no."""
+        admitted = self.admit_all([link], depth)
+        return admitted[0] if admitted else None
+
+    def admit_all(self, links: Sequence[Link], depth: int | None) -> list[Admission]:
+        """The links of one page to schedule: new ones that no option, limit or trap refuses.
+
+        Asks the seen-set twice for the whole page: which links are known (a refused link is
+        not marked, so a shorter path to it may still come), then claims the candidates.
+        """
         cfg = self.config
         child = None if depth is None else depth + 1
-        url = link.target_url
-        if not link.is_internal:
-            if not cfg.check_external:
-                return None
-            self.mark(url)
-            return Admission(url, child, False)
-        if cfg.max_depth and child is not None and child > cfg.max_depth:
-            if self._first("max_depth"):
-                # once per crawl: every page past the limit is not a trap of its own (the count is a stat)
-                self.report_trap(
-                    url.split("?")[0] + ("?…" if "?" in url else ""),
-                    f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start",
-                    url,
-                )
-            return None
-        if not self.budget_left():
-            return None
-        trap = self.traps.check(url)
-        if trap is not None:
-            self.stats.inc_value("linkrot/limit/trap")
-            self.report_trap(*trap, url)
-            return None
-        self.mark(url, page=True)
-        return Admission(url, child, True)
+        unique = list({link.target_url: link for link in links}.values())
+        fresh = [link for link, known in zip(unique, self.seen.known([l.target_url for l in unique])) if not known]
+        candidates: list[Admission] = []
+        pages = 0
+        for link in fresh:
+            url = link.target_url
+            if not link.is_internal:
+                if cfg.check_external:
+                    candidates.append(Admission(url, child, False))
+                continue
+            if cfg.max_depth and child is not None and child > cfg.max_depth:
+                if self._first("max_depth"):
+                    # once per crawl: every page past the limit is not a trap of its own (the count is a stat)
+                    self.report_trap(
+                        url.split("?")[0] + ("?…" if "?" in url else ""),
+                        f"deeper than LINKROT_MAX_DEPTH ({cfg.max_depth}) clicks from the start",
+                        url,
+                    )
+                continue
+            if not self.budget_left(pages):
+                continue
+            trap = self.traps.check(url)
+            if trap is not None:
+                self.stats.inc_value("linkrot/limit/trap")
+                self.report_trap(*trap, url)
+                continue
+            candidates.append(Admission(url, child, True))
+            pages += 1
+        if not candidates:
+            return []
+        won = self.seen.claim([c.url for c in candidates])
+        admitted = [c for c, new in zip(candidates, won) if new]
+        pages = sum(c.internal for c in admitted)
+        if pages:
+            self.pages = self._count_pages(pages)
+        return admitted
+
+    def limits(self) -> list[str]:
+        """The limits that refused pages of the site, as ``name=value`` (the run row's ``stopped_by``)."""
+        return [
+            f"{name}={value}"
+            for name, value in (("max_pages", self.config.max_pages), ("max_depth", self.config.max_depth))
+            if self.stats.get_value(f"linkrot/limit/{name}")
+        ]
 
     def _first(self, limit: str) -> bool:
         """Count a refusal by a limit; True the first time (the user is told then, once)."""

@@ -23,11 +23,13 @@ class RunLock:
         self.spider = spider
         self._file: IO[str] | None = None
 
-    def acquire(self) -> RunLock:
+    def acquire(self, shared: bool = False) -> RunLock:
+        """``shared``: a worker of a crawl shared through Redis (linkrot.scale); its fellow workers hold the
+        lock with it, a run of its own cannot."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
@@ -36,10 +38,11 @@ class RunLock:
                 f"another {self.spider} run ({holder}) is still writing to {self.db}; "
                 "not starting an overlapping one"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+        if not shared:  # the holder's name; shared holders leave it alone
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
         self._file = handle
         return self
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .redirectmap import Seen
+from .summary import describe_limits
 from .status import Change, Status, Triage, Verdict
 
 if TYPE_CHECKING:
@@ -72,6 +73,11 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
         "anchor_mix": store.anchor_mix(),
         "loss_spikes": store.loss_spikes(limit=top),
         "changes": _change_counts(store.latest_run_changes()),
+        # crawls a limit stopped: their figures are partial, and the report says so first
+        "stopped": [
+            {**row, "said": describe_limits(row["stopped_by"], row["not_crawled"])}
+            for row in store.stopped_site_runs()
+        ],
     }
 
 
@@ -112,7 +118,11 @@ def sections(data: dict[str, Any]) -> list[Section]:
     def counted(title: str, label: str, counts: dict[str, int]) -> Section:
         return Section(title, [label, "count"], [[k, v] for k, v in counts.items()])
 
+    stopped = [
+        Section("Crawls stopped at a limit", ["site", "run", "what happened"], [[r["site"], r["run_id"], r["said"]] for r in data["stopped"]])
+    ] if data.get("stopped") else []
     return [
+        *stopped,
         Section("Summary", ["what", "count"], [[_LABELS.get(k, k), v] for k, v in t.items()]),
         counted("Backlink verdicts", "verdict", data["verdicts"]),
         counted("Backlink triage", "bucket", data["triage"]),

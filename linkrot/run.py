@@ -17,6 +17,7 @@ closed with the crawl's stats.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,9 @@ from .backlinks_import import import_files
 from .config import RunConfig
 from .errors import NothingToCheckError
 from .lock import RunLock
+from .scratch import Scratch
 from .store import Store
+from .summary import describe_limits
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,15 @@ class Run:
     id: int = 0
     resumed: bool = False
     import_ids: list[int] = field(default_factory=list)
+    scratch: Scratch | None = None  # what a big crawl keeps on disk (linkrot.scratch)
+    scale: Any = None  # linkrot.scale.Shared when the crawl is shared by several workers through Redis
+    limits: Callable[[], list[str]] = lambda: []  # the limits that refused pages (the spider's frontier)
+    flush_items: Callable[[], None] = lambda: None  # the pipeline's flush
+
+    @property
+    def seeds(self) -> bool:
+        """This process seeds the crawl (a run of its own, or the worker that created a shared run)."""
+        return self.scale is None or self.scale.created
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Run:
@@ -66,20 +78,46 @@ class Run:
         if spec is None:
             raise NotConfigured("the spider declares no run_spec")
         config = RunConfig.from_settings(crawler.settings, history=spec.history)
-        lock = RunLock(config.db, spider.name).acquire()
+        shared = None
+        if config.scale.redis_url:
+            from .scale import Shared, crawl_key  # redis and scrapy-redis: the `scale` extra
+
+            shared = Shared(crawler, config.scale, crawl_key(spider.name, spec.site, spec.args))
+        lock = RunLock(config.db, spider.name).acquire(shared=shared is not None)
         run = None
         try:
-            run = cls(crawler, spec, config, Store(config.db), lock)
+            run = cls(crawler, spec, config, Store(config.db), lock, scale=shared)
+            run.scratch = Scratch(config.db, spider.name)
             run.open()
         except BaseException:
             if run is not None:
                 run.store.close()
+                if run.scratch is not None:
+                    run.scratch.remove()
             lock.release()
             raise
         crawler.signals.connect(run.spider_closed, signals.spider_closed)
+        if shared is not None:
+            crawler.signals.connect(shared.on_idle, signals.spider_idle)
         return run
 
     def open(self) -> None:
+        if self.scale is None:
+            self.id = self._start_or_resume()
+        else:  # the first worker creates the run (and imports); the others join it
+            self.id = self.scale.join(self._start_or_resume, self._joinable)
+        stats = self.crawler.stats
+        stats.set_value("linkrot/run_id", self.id)
+        stats.set_value("linkrot/db", str(self.store.path))
+        logger.info("linkrot: run %d writing to %s", self.id, self.store.path)
+
+    def _joinable(self, run_id: int) -> bool:
+        state = self.store.run_state(run_id)
+        if state == "interrupted":  # every worker was stopped; new ones carry on
+            self.store.resume_run(run_id)
+        return state in ("running", "interrupted")
+
+    def _start_or_resume(self) -> int:
         stats = self.crawler.stats
         if self.spec.imports is not None:
             # before the run row: a file linkrot cannot read stops here, with its name and why
@@ -94,27 +132,41 @@ class Run:
         )
         if resumable is not None:
             self.store.resume_run(resumable)
-            self.id, self.resumed = resumable, True
+            run_id, self.resumed = resumable, True
             logger.info(
-                "linkrot: resuming run %d, which did not finish; what it stored is not fetched again", self.id
+                "linkrot: resuming run %d, which did not finish; what it stored is not fetched again", run_id
             )
         else:
-            self.id = self.store.start_run(name, self.spec.site, self.spec.args)
+            run_id = self.store.start_run(name, self.spec.site, self.spec.args)
         if self.import_ids:
-            self.store.attach_imports(self.id, self.import_ids)
-        stats.set_value("linkrot/run_id", self.id)
-        stats.set_value("linkrot/db", str(self.store.path))
-        logger.info("linkrot: run %d writing to %s", self.id, self.store.path)
+            self.store.attach_imports(run_id, self.import_ids)
+        return run_id
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         stats = self.crawler.stats
         try:
+            self.store.record_limits(self.id, self.limits())
+            if self.scale is not None and not self.scale.leave(reason == "finished"):
+                logger.info("linkrot: this worker is done; the last worker of run %d closes it", self.id)
+                return
             for view in self.spec.views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.id))
             if reason == "finished":
                 # once per run, when it is whole (an interrupted run is resumed first)
                 after_run(self.store, self.id, self.config, stats, self.spec.site, history=self.spec.history)
             self.store.finish_run(self.id, reason, stats.get_stats())
+            if self.scale is not None and reason == "finished":
+                self.scale.clear()  # an interrupted shared crawl keeps its queue for the workers to come
+            limits = self.store.run_limits(self.id)
+            if limits:
+                logger.warning(
+                    "linkrot: run %d %s", self.id, describe_limits(limits["stopped_by"], limits["not_crawled"])
+                )
         finally:
             self.store.close()
             self.lock.release()
+            if self.scratch is not None:
+                self.scratch.remove()
+            if self.scale is not None:
+                self.scale.close()
+

@@ -23,7 +23,8 @@ REMOTE_CONTROL_ENABLED = False
 # -- linkrot's own settings ---------------------------------------------------------
 LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to
 LINKROT_RESOLVE = ""  # host mapping like curl --resolve: "*.example=127.0.0.1,shop.com=203.0.113.7"
-LINKROT_MAX_PAGES = 50_000  # stop scheduling pages of the site after this many (0: no limit)
+# a backstop for crawl traps the guards miss; memory no longer grows with the site (docs/scale-out.md)
+LINKROT_MAX_PAGES = 1_000_000  # stop scheduling pages of the site after this many (0: no limit)
 LINKROT_MAX_DEPTH = 30  # do not follow links deeper than this many clicks from the start (0: no limit)
 LINKROT_MAX_QUERY_VARIANTS = (
     1000  # query strings of one path followed at most: session ids, calendars, facets (0: no limit)
@@ -41,6 +42,10 @@ LINKROT_RESUME = (
 LINKROT_REDIRECT_OVERRIDES = (
     "data/redirect-overrides.csv"  # your redirect targets (from_url,to_url[,note]), beat suggestions
 )
+# -- one crawl shared by several workers (docs/scale-out.md)
+LINKROT_REDIS_URL = ""  # redis://host:6379/0: share the crawl with every worker given the same URL
+LINKROT_WORKERS = 1  # workers sharing a crawl: each takes 1/N of the per-host concurrency (politeness)
+LINKROT_LEASE_SECONDS = 60.0  # a worker not heard from this long is dead: its requests in flight are redone
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
 LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's /usr/lib/chromium/chromium or /usr/bin/chromium

@@ -7,6 +7,18 @@ from .store import Store
 _TOP = 10
 
 
+_LIMIT_WORDS = {"max_pages": "stopped at {:,} pages", "max_depth": "stopped at depth {:,}"}
+
+
+def describe_limits(stopped_by: str, not_crawled: int | None) -> str:
+    """``stopped at 50,000 pages: 476,976 URLs not crawled; `-a max_pages=0` lifts the limit``."""
+    limits = [part.split("=", 1) for part in stopped_by.split(",") if "=" in part]
+    said = ", ".join(_LIMIT_WORDS.get(name, name + " {}").format(int(value)) for name, value in limits)
+    lift = " and ".join(f"`-a {name}=0`" for name, _ in limits)
+    missed = f"{not_crawled:,} URLs not crawled" if not_crawled is not None else "URLs not crawled"
+    return f"{said}: {missed}; {lift} lift{'s' if len(limits) == 1 else ''} the limit{'s' if len(limits) > 1 else ''}"
+
+
 def site_summary(store: Store, site: str | None = None) -> str:
     """What the latest crawl of ``site`` (or of every site) found, in a few lines."""
     runs = store.latest_site_runs(site)
@@ -17,6 +29,9 @@ def site_summary(store: Store, site: str | None = None) -> str:
         run_id = run["run_id"]
         n = store.site_run_totals(run_id)
         lines.append(f"Site {run['site']} (run {run_id})")
+        limits = store.run_limits(run_id)
+        if limits:  # a truncated crawl says so before its figures, which are then partial
+            lines.append(f"  {describe_limits(limits['stopped_by'], limits['not_crawled'])}")
         lines.append(
             f"  {n['pages']} pages, {n['broken_links']} broken links, "
             f"{n['redirect_chains']} redirecting URLs ({n['redirect_loops']} in loops), "

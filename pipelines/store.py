@@ -36,6 +36,9 @@ class StorePipeline:
         if self.run is None:
             return
         self.batch_size = self.run.config.batch_size
+        self.run.flush_items = self.flush  # the spiders write what is buffered before they read it back
+        if self.run.scale is not None:
+            self.run.scale.flush_items = self.flush  # a shared crawl's leases end when their results are written
         if self.run.config.flush_interval > 0:
             self._flusher = task.LoopingCall(self.flush)
             self._flusher.start(self.run.config.flush_interval, now=False)
@@ -59,6 +62,8 @@ class StorePipeline:
     def flush(self) -> None:
         if self.run is None:
             return
+        # a shared crawl: the requests whose results are all in this batch, taken before it is written
+        leases = self.run.scale.finished_leases() if self.run.scale is not None else []
         results, self.results = self.results, []
         sitemap, self.sitemap = self.sitemap, []
         checks, self.checks = self.checks, []
@@ -69,6 +74,8 @@ class StorePipeline:
             store.write_results(run_id, results)
         if sitemap:
             store.write_sitemap(run_id, sitemap)
+        if leases:
+            self.run.scale.release(leases)  # written: a worker killed from now on leaves nothing to redo
 
     def close_spider(self) -> None:
         if self._flusher is not None and self._flusher.running:

@@ -19,7 +19,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from linkrot import render
+from linkrot import render, scale
 from linkrot.checks import AnchorBook, Reading, check_page, find_links, needs_render, seems_removed, sites_of
 from linkrot.config import BacklinksConfig
 from linkrot.extract import Page, parse_html
@@ -54,6 +54,7 @@ class BacklinksSpider(HopSpider):
         queue = "scrapy.pqueues.DownloaderAwarePriorityQueue"
         settings.set("SCHEDULER_PRIORITY_QUEUE", queue, priority="spider")
         render.configure(settings)
+        scale.configure(settings)  # after the per-host budget above: shared by the workers of a scaled run
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
@@ -84,7 +85,11 @@ class BacklinksSpider(HopSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         run = self.crawler.get_extension(Run)
+        if not run.seeds:
+            return  # a worker that joined a shared run: the first worker feeds the shared queue
         store, stats, engine = run.store, self.crawler.stats, self.crawler.engine
+        # alone: wait while the downloader is full; shared: while the queue holds a few rounds of work
+        full = engine.needs_backout if run.scale is None else (lambda: run.scale.backlog(_QUEUE_BATCH))
         site = self.config.site
         only_site = site_key(site) if site and not run.import_ids else None
         if run.resumed:  # the queue of the run is there; skip what it checked
@@ -103,10 +108,12 @@ class BacklinksSpider(HopSpider):
                     if target not in self.targets_seen:
                         self.targets_seen.add(target)
                         yield self.fetch(target, meta={"linkrot_kind": "target", "dont_obey_robotstxt": True})
-                while engine.needs_backout():
+                while full():
                     await asyncio.sleep(0.02)
                 stats.max_value("linkrot/backlinks/max_scheduled", self.scheduled(engine))
                 yield self.page_request(source_url, backlinks)
+        if run.scale is not None:
+            run.scale.seeded()
 
     @staticmethod
     def scheduled(engine: Any) -> int:

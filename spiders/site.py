@@ -19,6 +19,7 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http import HtmlResponse, Response
 
+from linkrot import scale
 from linkrot.config import SiteConfig
 from linkrot.extract import Page, parse_html, visible_text
 from linkrot.frontier import Frontier
@@ -28,6 +29,7 @@ from linkrot.redirects import summarize
 from linkrot.results import count_result, describe_page
 from linkrot.run import Run, RunSpec
 from linkrot.soft404 import NotFoundTemplate, probe_path
+from linkrot.store import DiskSeen
 from linkrot.urls import Scope
 
 from .fetch import Ending, HopSpider
@@ -41,6 +43,12 @@ VIEWS = ("broken_links", "redirect_chains", "soft_404s", "orphans", "crawl_traps
 
 class SiteSpider(SitemapsMixin, HopSpider):
     name = "site"
+    disk_queue = True  # pending requests wait on disk (linkrot.scratch.DiskScheduler)
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        scale.configure(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -51,29 +59,43 @@ class SiteSpider(SitemapsMixin, HopSpider):
         spider.run_spec = RunSpec(config.start_url, args, config.resume, views=VIEWS)
         spider.scope = Scope(config.start_url, subdomains=config.subdomains)
         spider.template: NotFoundTemplate | None = None
-        spider.sitemap_urls = {}
         crawler.signals.connect(spider.on_idle, signals.spider_idle)
         crawler.signals.connect(spider.on_headers, signals.headers_received)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
         run = self.crawler.get_extension(Run)
-        self.frontier = Frontier(self.config, self.crawler.stats)
+        self.run = run
+        self.frontier = self.make_frontier(run)
         start = self.config.start_url
         self.template = await self.probe_not_found(urljoin(start, probe_path()))
+        if run is not None and not run.seeds:
+            return  # a worker that joined a shared crawl: the first worker seeded it
         if self.config.use_sitemap:
             yield self.aux_request(urljoin(start, "/robots.txt"), self.parse_robots)
         if run is not None and run.resumed:
             # what the run stored is done; the links it found and did not fetch are not
-            self.frontier.restore(run.store.done_urls(run.id), self.scope.is_internal)
-            self.sitemap_urls = run.store.sitemap_entries(run.id)
-            for url, depth, internal in run.store.pending_links(run.id):
-                link = Link(url, "", "", False, bool(internal) and self.scope.is_internal(url))
+            internal = self.scope.is_internal
+            self.frontier.restore((url, bool(i) and internal(url)) for url, i in run.store.iter_done_urls(run.id))
+            for url, depth, internal_link in run.store.pending_links(run.id):
+                link = Link(url, "", "", False, bool(internal_link) and internal(url))
                 for request in self.schedule([link], depth):
                     yield request
-        if self.frontier.is_new(start):
-            self.frontier.mark(start, page=True)
+        if self.frontier.claim(start, page=True):
             yield self.url_request(start, 0, "start")
+        if run is not None and run.scale is not None:
+            run.scale.seeded()
+
+    def make_frontier(self, run: Run | None) -> Frontier:
+        """The seen-set on disk beside the database, or in Redis when workers share the crawl."""
+        if run is None:
+            return Frontier(self.config, self.crawler.stats)
+        if run.scale is not None:
+            frontier = Frontier(self.config, self.crawler.stats, run.scale.seen(), run.scale.count_pages)
+        else:
+            frontier = Frontier(self.config, self.crawler.stats, DiskSeen(run.scratch.path("seen.sqlite")))
+        run.limits = frontier.limits
+        return frontier
 
     async def probe_not_found(self, url: str) -> NotFoundTemplate | None:
         """Learn what the site answers for a URL that cannot exist."""
@@ -111,11 +133,8 @@ class SiteSpider(SitemapsMixin, HopSpider):
         return self.fetch(url, meta=meta, method="GET" if internal else "HEAD", priority=priority)
 
     def schedule(self, links: list[Link], depth: int | None) -> Iterator[Any]:
-        for link in links:
-            if self.frontier.is_new(link.target_url):
-                admitted = self.frontier.admit(link, depth)
-                if admitted is not None:
-                    yield self.url_request(admitted.url, admitted.depth, "link")
+        for admitted in self.frontier.admit_all(links, depth):
+            yield self.url_request(admitted.url, admitted.depth, "link")
         yield from self.frontier.take_traps()
 
     def on_headers(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
@@ -160,9 +179,8 @@ class SiteSpider(SitemapsMixin, HopSpider):
         }
         for i, hop in enumerate(chain):
             url = hop["url"]
-            if i and not frontier.is_new(url):
+            if i and not frontier.claim(url):  # the origin is claimed already; a hop once, by whoever ends first
                 continue
-            frontier.mark(url)
             yield count_result(
                 self.crawler.stats,
                 UrlResult(
@@ -175,10 +193,9 @@ class SiteSpider(SitemapsMixin, HopSpider):
                     **common,
                 ),
             )
-        if chain and (not frontier.is_new(end.final_url) or not internal(end.final_url)):
+        if chain and (not internal(end.final_url) or not frontier.claim(end.final_url)):
             return  # the final page is (or will be) recorded by its own request
         url = end.final_url if chain else end.origin
-        frontier.mark(url)
         result = UrlResult(
             url=url, is_internal=internal(url), depth=depth, found_via="redirect" if chain else via, **common
         )

@@ -1,6 +1,8 @@
 """The sitemaps of a site crawl: seeds from robots.txt, orphans crawled when the link crawl is done.
 
 A part of :class:`spiders.site.SiteSpider`, kept apart so each file reads in one sitting.
+The sitemap URLs are not kept in memory: each is written (``sitemap_urls``, once per run)
+and streamed back from the database when the link crawl is done.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from linkrot.sitemaps import MAX_SITEMAPS, read_sitemap, sitemaps_of_robots
 
 logger = logging.getLogger(__name__)
 
+_BATCH = 1000  # sitemap URLs asked about the frontier at once
+
 
 class SitemapsMixin:
-    """Needs ``scope``, ``frontier``, ``crawler``, ``settings`` and ``url_request`` from the spider."""
+    """Needs ``scope``, ``frontier``, ``run``, ``crawler``, ``settings`` and ``url_request`` from the spider."""
 
-    sitemap_urls: dict[str, str]
     sitemaps_requested = 0
     sitemap_seeded = False
 
@@ -48,28 +51,51 @@ class SitemapsMixin:
                 if self.sitemaps_requested < MAX_SITEMAPS:
                     self.sitemaps_requested += 1
                     yield self.aux_request(url, self.parse_sitemap)
-            elif self.scope.is_internal(url) and url not in self.sitemap_urls:
-                self.sitemap_urls[url] = response.url
-                yield SitemapEntry(url, response.url)
-        self.crawler.stats.set_value("linkrot/sitemap_urls", len(self.sitemap_urls))
+            elif self.scope.is_internal(url):
+                yield SitemapEntry(url, response.url)  # the store keeps each URL once per run
 
     def on_aux_error(self, failure: Any) -> None:
         logger.info("linkrot: %s: %s", failure.request.url, st.from_failure(failure).value)
 
     def on_idle(self) -> None:
-        """When the link crawl is done, crawl sitemap URLs no page links to (orphans)."""
-        if self.sitemap_seeded:
+        """When the link crawl is done, crawl sitemap URLs no page links to (orphans).
+
+        Once per crawl: with several workers, when none has anything left, by one of them.
+        """
+        run = getattr(self, "run", None)
+        if self.sitemap_seeded or run is None or not hasattr(self, "frontier"):
             return
+        run.flush_items()  # the sitemap URLs read so far, into the database
+        if run.scale is not None:
+            if run.scale.busy():
+                raise DontCloseSpider  # the link crawl goes on somewhere
+            if not run.scale.once("sitemaps"):
+                self.sitemap_seeded = True
+                return
         self.sitemap_seeded = True
+        self.crawler.stats.set_value("linkrot/sitemap_urls", run.store.sitemap_url_count(run.id))
         added = 0
-        for url in self.sitemap_urls:
-            if not self.frontier.is_new(url):
-                continue
-            if not self.frontier.budget_left():
+        for urls in _batches(run.store.iter_sitemap_urls(run.id), _BATCH):
+            fresh = [url for url, known in zip(urls, self.frontier.seen.known(urls)) if not known]
+            if fresh and not self.frontier.budget_left():
                 break
-            self.frontier.mark(url, page=True)
-            self.crawler.engine.crawl(self.url_request(url, None, "sitemap"))
-            added += 1
+            for url in fresh:
+                if not self.frontier.budget_left():
+                    break
+                if self.frontier.claim(url, page=True):
+                    self.crawler.engine.crawl(self.url_request(url, None, "sitemap"))
+                    added += 1
         if added:
             logger.info("linkrot: crawling %d sitemap URLs that no page links to", added)
             raise DontCloseSpider
+
+
+def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

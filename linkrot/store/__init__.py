@@ -3,7 +3,8 @@
 - :mod:`.schema`: numbered migrations (``migrations/*.sql``, ``PRAGMA user_version``) and the views;
 - :mod:`.writer`: batched, idempotent writes (runs, results, checks, imports, the check queue, and
   what the after-run steps derive);
-- :mod:`.queries`: named read queries, one per question the rest of linkrot asks.
+- :mod:`.queries`: named read queries, one per question the rest of linkrot asks;
+- :mod:`.seen`: the seen-set of a big crawl, URL hashes in a scratch file beside the database.
 
 :class:`Store` is both halves over one connection.  Nothing outside this package
 writes SQL (tests/test_store.py greps for it): a new question is a new method here.
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from .base import DEFAULT_DB, schema_version, utcnow
 from .queries import Queries
+from .seen import DiskSeen
 from .writer import Writer
 
-__all__ = ["DEFAULT_DB", "Store", "schema_version", "utcnow"]
+__all__ = ["DEFAULT_DB", "DiskSeen", "Store", "schema_version", "utcnow"]
 
 
 class Store(Writer, Queries):

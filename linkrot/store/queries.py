@@ -196,6 +196,19 @@ class Queries(Connection):
             {"run": run_id},
         )[0]
 
+    def stopped_site_runs(self) -> list[dict[str, Any]]:
+        """The latest site crawls that a limit stopped: ``site``, ``run_id``, ``stopped_by``, ``not_crawled``."""
+        return self._rows(
+            "SELECT r.site, r.id AS run_id, r.stopped_by, r.not_crawled FROM runs r "
+            "JOIN latest_site_runs l ON l.run_id = r.id WHERE r.stopped_by IS NOT NULL ORDER BY r.id"
+        )
+
+    def run_limits(self, run_id: int) -> dict[str, Any] | None:
+        """The limits that stopped a crawl (``stopped_by``: ``max_pages=50000,...``) and the URLs it did not
+        crawl (``not_crawled``); None when nothing stopped it."""
+        rows = self._rows("SELECT stopped_by, not_crawled FROM runs WHERE id = ? AND stopped_by IS NOT NULL", [run_id])
+        return rows[0] if rows else None
+
     def run_broken_links(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """Broken links of a site crawl: ``status``, ``url``, ``found_on``."""
         return self._rows(

@@ -8,7 +8,7 @@ resumed run never duplicates rows (``INSERT OR REPLACE`` on the natural key).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
@@ -130,6 +130,27 @@ class Writer(Connection):
     def done_urls(self, run_id: int) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT url FROM urls WHERE run_id = ?", (run_id,))}
 
+    def iter_done_urls(self, run_id: int, batch: int = 5000) -> Iterator[tuple[str, bool]]:
+        """``(url, is_internal)`` of what a run stored, read in batches: a resumed big crawl never holds them all."""
+        return self._pages("SELECT url, is_internal FROM urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?", run_id, batch)
+
+    def iter_sitemap_urls(self, run_id: int, batch: int = 5000) -> Iterator[str]:
+        """The sitemap URLs a run found, read in batches (orphans are crawled from this stream)."""
+        for url, _ in self._pages(
+            "SELECT url, sitemap FROM sitemap_urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?", run_id, batch
+        ):
+            yield url
+
+    def sitemap_url_count(self, run_id: int) -> int:
+        return self._value("SELECT count(*) FROM sitemap_urls WHERE run_id = ?", (run_id,))
+
+    def _pages(self, sql: str, run_id: int, batch: int) -> Iterator[tuple]:
+        """Keyset pagination on ``url``: each batch is a short read, so writes go on between batches."""
+        after = ""
+        while rows := self._conn.execute(sql, (run_id, after, batch)).fetchall():
+            yield from rows
+            after = rows[-1][0]
+
     def pending_links(self, run_id: int) -> list[tuple[str, int | None, int]]:
         """Link targets found by a run and not fetched yet: (url, depth of the page it was found on, is_internal)."""
         return self._conn.execute(
@@ -147,12 +168,37 @@ class Writer(Connection):
             self._conn.execute("SELECT url, sitemap FROM sitemap_urls WHERE run_id = ?", (run_id,)).fetchall()
         )
 
+    def record_limits(self, run_id: int, limits: Iterable[str]) -> None:
+        """Add limits that refused pages (``max_pages=50000``) to the run's ``stopped_by``; workers of one
+        shared run each add theirs."""
+        limits = set(limits)
+        if not limits:
+            return
+        with self._conn:
+            known = self._value("SELECT stopped_by FROM runs WHERE id = ?", (run_id,))
+            merged = sorted(limits | set(filter(None, (known or "").split(","))))
+            self._conn.execute("UPDATE runs SET stopped_by = ? WHERE id = ?", (",".join(merged), run_id))
+
+    def run_state(self, run_id: int) -> str | None:
+        """``running``, ``interrupted``, ``finished``; None when there is no such run."""
+        return self._value("SELECT state FROM runs WHERE id = ?", (run_id,))
+
     def finish_run(self, run_id: int, reason: str, stats: dict[str, Any]) -> None:
         state = "finished" if reason == "finished" else "interrupted"
         with self._conn:
             self._conn.execute(
                 "UPDATE runs SET finished_at = ?, state = ?, finish_reason = ?, stats = ? WHERE id = ?",
                 (utcnow(), state, reason, json.dumps(stats, sort_keys=True, default=str), run_id),
+            )
+            # a crawl stopped by a limit: how many URLs of the site it found and never fetched
+            self._conn.execute(
+                """UPDATE runs SET not_crawled = (
+                       SELECT count(*) FROM (
+                           SELECT target_url AS url FROM links WHERE run_id = :run AND is_internal = 1
+                           UNION SELECT url FROM sitemap_urls WHERE run_id = :run
+                       ) f WHERE NOT EXISTS (SELECT 1 FROM urls u WHERE u.run_id = :run AND u.url = f.url))
+                   WHERE id = :run AND stopped_by IS NOT NULL""",
+                {"run": run_id},
             )
 
     # -- batched writes -------------------------------------------------------

@@ -1,0 +1,366 @@
+"""One crawl shared by several workers through Redis (``-s LINKROT_REDIS_URL=redis://host:6379/0``).
+
+Every worker runs the same command.  What they share lives under one Redis
+prefix per crawl (``linkrot:<spider>:<hash of site and arguments>``):
+
+- ``run``: the run id; the first worker creates the run row and publishes it, the others join it;
+- ``queue``: the pending requests, a sorted set by priority (scrapy-redis's ``Scheduler`` with
+  :class:`LeasedQueue`);
+- ``leases:<worker>``: the requests a worker popped and has not finished; a request stays leased
+  until the worker has *written* its results, so a worker killed with SIGKILL loses nothing: when
+  it has not been heard from for ``LINKROT_LEASE_SECONDS`` (``workers``, a sorted set of heartbeats),
+  any other worker puts its leased requests back in the queue;
+- ``seen`` and ``pages``: the frontier's seen-set (:class:`RedisSeen`: ``SADD`` says "new" to
+  exactly one worker) and the page budget's count;
+- ``seeding``: present while the first worker still feeds the queue (the start URL, the backlinks'
+  check queue streamed from SQLite).
+
+A worker stays open (``DontCloseSpider``) while anything is queued, leased or being fed anywhere;
+when nothing is, each closes, and the last one to leave runs the after-run steps, closes the run
+row and deletes the crawl's keys.  Writes are idempotent on (run, URL) and (run, backlink), so a
+request redone after a lease expired never duplicates a row.
+
+scrapy-redis provides the scheduler and the queue's serialization; its ``RedisSpider`` is not used
+(Scrapy 2.13+ no longer calls its ``start_requests``), and the scheduler never clears the shared
+queue on close: the last worker does, once the crawl is whole.  The Lua scripts touch keys they
+compute from the prefix: a single Redis server, not a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from scrapy.dupefilters import BaseDupeFilter
+from scrapy.exceptions import DontCloseSpider
+from twisted.internet import task
+
+from .config import ScaleConfig
+from .errors import ConfigError
+
+try:  # the `scale` extra; without it a process crawls alone
+    import redis
+    from scrapy_redis.queue import Base
+    from scrapy_redis.scheduler import Scheduler as RedisScheduler
+except ImportError:  # pragma: no cover - the test extra installs it
+    redis = None
+    Base = RedisScheduler = object
+
+logger = logging.getLogger(__name__)
+
+# pop the most urgent request and lease it to a worker, in one step: a popped request is never in limbo
+_POP = """
+local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #item == 0 then return nil end
+redis.call('ZREM', KEYS[1], item[1])
+local token = item[2] .. '|' .. ARGV[1]
+redis.call('HSET', KEYS[2], token, item[1])
+return {token, item[1]}
+"""
+# workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix)
+_REAP = """
+local n = 0
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  local h = ARGV[2] .. w
+  local all = redis.call('HGETALL', h)
+  for i = 1, #all, 2 do
+    redis.call('ZADD', KEYS[2], string.match(all[i], '^([^|]+)|'), all[i + 1])
+    n = n + 1
+  end
+  redis.call('DEL', h)
+  redis.call('ZREM', KEYS[1], w)
+end
+return n
+"""
+# this worker leaves: its unfinished leases go back to the queue; how many workers are left
+_LEAVE = """
+local h = ARGV[1]
+local all = redis.call('HGETALL', h)
+for i = 1, #all, 2 do redis.call('ZADD', KEYS[2], string.match(all[i], '^([^|]+)|'), all[i + 1]) end
+redis.call('DEL', h)
+redis.call('ZREM', KEYS[1], ARGV[2])
+return {redis.call('ZCARD', KEYS[1]), #all / 2}
+"""
+# work left anywhere: queued, leased by a live worker, or still being fed
+_BUSY = """
+local n = redis.call('ZCARD', KEYS[2]) + redis.call('EXISTS', KEYS[3])
+for _, w in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('HLEN', ARGV[1] .. w) end
+return n
+"""
+
+
+def crawl_key(spider: str, site: str | None, args: dict[str, Any]) -> str:
+    """One prefix per crawl: the same spider, site and arguments share; anything else does not."""
+    digest = hashlib.sha1(json.dumps([site, args], sort_keys=True, default=str).encode()).hexdigest()
+    return f"linkrot:{spider}:{digest[:12]}"
+
+
+def configure(settings: Any) -> None:
+    """From a spider's ``update_settings``: the scheduler of a shared crawl, or the disk scheduler.
+
+    Scrapy has no politeness across processes: each of N workers gets 1/N of the per-host
+    concurrency and N times the download delay, so together they stay within the budget.
+    """
+    config = ScaleConfig.from_settings(settings)
+    if not config.redis_url:
+        settings.set("SCHEDULER", "linkrot.scratch.DiskScheduler", priority="spider")
+        return
+    if redis is None:
+        raise ConfigError("LINKROT_REDIS_URL needs scrapy-redis: pip install 'linkrot-crawler[scale]'")
+    settings.set("SCHEDULER", "linkrot.scale.SharedScheduler", priority="spider")
+    per_host = "CONCURRENT_REQUESTS_PER_DOMAIN"
+    settings.set(
+        per_host,
+        max(1, settings.getint(per_host) // config.workers),
+        priority=max(settings.getpriority(per_host) or 0, 30),
+    )
+    delay = settings.getfloat("DOWNLOAD_DELAY")
+    if delay:
+        settings.set("DOWNLOAD_DELAY", delay * config.workers, priority=max(settings.getpriority("DOWNLOAD_DELAY") or 0, 30))
+
+
+class RedisSeen:
+    """The frontier's seen-set in a Redis set of 8-byte URL hashes, one round trip per page."""
+
+    def __init__(self, server: Any, key: str) -> None:
+        self.server, self.key = server, key
+
+    @staticmethod
+    def _hash(url: str) -> bytes:
+        return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+    def known(self, urls: Sequence[str]) -> list[bool]:
+        if not urls:
+            return []
+        return [bool(x) for x in self.server.smismember(self.key, [self._hash(u) for u in urls])]
+
+    def claim(self, urls: Sequence[str]) -> list[bool]:
+        if not urls:
+            return []
+        pipe = self.server.pipeline(transaction=False)
+        for url in urls:
+            pipe.sadd(self.key, self._hash(url))
+        return [bool(added) for added in pipe.execute()]
+
+
+class Shared:
+    """This worker's view of a shared crawl: joining, leases, heartbeats, the end."""
+
+    def __init__(self, crawler: Any, config: ScaleConfig, prefix: str) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.prefix = prefix
+        self.server = redis.Redis.from_url(config.redis_url)
+        self.server.ping()
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+        self.created = False  # this worker created (or resumed) the run and seeds it
+        self.leased: dict[str, Any] = {}  # token -> request, this worker's leases
+        self._tokens = 0
+        self._pop = self.server.register_script(_POP)
+        self._reap = self.server.register_script(_REAP)
+        self._busy = self.server.register_script(_BUSY)
+        self._leave = self.server.register_script(_LEAVE)
+        self.flush_items: Callable[[], None] = lambda: None  # the pipeline's flush (leases end after it)
+        self._beat: task.LoopingCall | None = None
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    # -- joining -------------------------------------------------------------------------------
+
+    def join(self, create: Callable[[], int], is_live: Callable[[int], bool], wait: float = 600) -> int:
+        """The run id: the published one, or one ``create()`` makes (under a Redis lock) and publishes."""
+        deadline = time.monotonic() + wait
+        while True:
+            published = self.server.get(self.key("run"))
+            if published is not None:
+                if is_live(int(published)):
+                    self._register()
+                    logger.info("linkrot: worker %s joins run %s", self.worker, int(published))
+                    return int(published)
+                self.clear()  # the keys of a crawl that finished: start afresh
+                continue
+            if self.server.set(self.key("creating"), self.worker, nx=True, ex=int(wait)):
+                try:
+                    # seeding before the run is published: a worker joining now waits for the seeds
+                    self.server.set(self.key("seeding"), self.worker, ex=int(self.config.lease))
+                    run_id = create()
+                    self.server.set(self.key("run"), run_id)
+                finally:
+                    self.server.delete(self.key("creating"))
+                self.created = True
+                self._register()
+                logger.info("linkrot: worker %s created run %d; share it with -s LINKROT_REDIS_URL", self.worker, run_id)
+                return run_id
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no run published in Redis after {wait:.0f} s")
+            time.sleep(0.2)
+
+    def _register(self) -> None:
+        self.server.zadd(self.key("workers"), {self.worker: time.time()})
+        self._beat = task.LoopingCall(self.heartbeat)
+        self._beat.start(max(0.5, self.config.lease / 4), now=False)
+        live = self.server.zcard(self.key("workers"))
+        self.crawler.stats.max_value("linkrot/scale/workers", live)
+        if live > self.config.workers:
+            logger.warning(
+                "linkrot: %d workers share this crawl but LINKROT_WORKERS is %d: each takes 1/%d of the "
+                "per-host concurrency, together more than the budget",
+                live,
+                self.config.workers,
+                self.config.workers,
+            )
+
+    def heartbeat(self) -> None:
+        """Say this worker is alive, keep the seeding mark while feeding, and redo dead workers' requests."""
+        self.server.zadd(self.key("workers"), {self.worker: time.time()})
+        if self.created and self.server.get(self.key("seeding")) == self.worker.encode():
+            self.server.expire(self.key("seeding"), int(self.config.lease))
+        self.reap()
+
+    def reap(self) -> int:
+        requeued = self._reap(
+            keys=[self.key("workers"), self.key("queue")],
+            args=[time.time() - self.config.lease, self.key("leases:")],
+        )
+        if requeued:
+            self.crawler.stats.inc_value("linkrot/scale/requeued", requeued)
+            logger.warning("linkrot: %d requests of a worker that stopped answering are queued again", requeued)
+        return int(requeued)
+
+    def seeded(self) -> None:
+        """The first worker has fed everything it seeds into the queue."""
+        if self.created:
+            self.server.delete(self.key("seeding"))
+
+    # -- the frontier, the queue and the leases ----------------------------------------------------
+
+    def seen(self) -> RedisSeen:
+        return RedisSeen(self.server, self.key("seen"))
+
+    def count_pages(self, n: int) -> int:
+        return int(self.server.incrby(self.key("pages"), n))
+
+    def backlog(self, most: int) -> bool:
+        """More than ``most`` requests wait in the shared queue (the feeder waits, memory stays flat)."""
+        return self.server.zcard(self.key("queue")) > most
+
+    def pop(self, queue_key: str) -> tuple[str, bytes] | None:
+        self._tokens += 1
+        popped = self._pop(keys=[queue_key, self.key(f"leases:{self.worker}")], args=[f"{self.worker}-{self._tokens}"])
+        return None if popped is None else (popped[0].decode(), popped[1])
+
+    def finished_leases(self) -> list[str]:
+        """Leases whose request has been through the engine: its results are in the pipeline's buffer
+        (take this list before the buffer is written, release it after)."""
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None) if engine is not None else None
+        busy = slot.inprogress if slot is not None else set()
+        return [token for token, request in self.leased.items() if request not in busy]
+
+    def release(self, tokens: list[str]) -> None:
+        if tokens:
+            self.server.hdel(self.key(f"leases:{self.worker}"), *tokens)
+            for token in tokens:
+                self.leased.pop(token, None)
+
+    def busy(self) -> int:
+        self.reap()
+        return int(self._busy(keys=[self.key("workers"), self.key("queue"), self.key("seeding")], args=[self.key("leases:")]))
+
+    def on_idle(self) -> None:
+        """spider_idle: write what is buffered (it ends this worker's leases), then stay while work is left."""
+        self.flush_items()
+        if self.busy():
+            raise DontCloseSpider
+
+    def once(self, name: str) -> bool:
+        """True for exactly one worker of the crawl (a step done once, e.g. crawling the sitemaps' orphans)."""
+        return bool(self.server.set(self.key(f"once:{name}"), self.worker, nx=True))
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def leave(self, finished: bool) -> bool:
+        """This worker is done; True when it is the one that closes the run.
+
+        Its unfinished leases go back to the queue.  When the crawl is finished, the others are
+        finishing too, or dead: wait for them to leave or for their heartbeats to expire (a worker
+        killed a moment ago still looks alive), then exactly one closes the run.
+        """
+        if self._beat is not None and self._beat.running:
+            self._beat.stop()
+        left, requeued = self._leave(
+            keys=[self.key("workers"), self.key("queue")], args=[self.key(f"leases:{self.worker}"), self.worker]
+        )
+        if requeued:
+            logger.info("linkrot: %d requests this worker had not finished are queued again", requeued)
+        deadline = time.monotonic() + self.config.lease + 1
+        while finished and left and time.monotonic() < deadline:
+            time.sleep(0.25)
+            self.reap()
+            left = self.server.zcard(self.key("workers"))
+        return left == 0 and (not finished or self.once("close"))
+
+    def clear(self) -> None:
+        """Delete every key of the crawl (the last worker, once the run is closed)."""
+        keys = list(self.server.scan_iter(match=f"{self.prefix}:*", count=1000))
+        if keys:
+            self.server.delete(*keys)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class LeasedQueue(Base):
+    """scrapy-redis's priority queue, but a pop is a lease (see :class:`Shared`), not a removal."""
+
+    def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        from .run import Run
+
+        self.shared: Shared = spider.crawler.get_extension(Run).scale
+
+    def __len__(self) -> int:
+        return self.server.zcard(self.key)
+
+    def push(self, request: Any) -> None:
+        request.meta.pop("scale_lease", None)  # a retried request is leased again when popped
+        self.server.zadd(self.key, {self._encode_request(request): -request.priority})
+
+    def pop(self, timeout: int = 0) -> Any:
+        popped = self.shared.pop(self.key)
+        if popped is None:
+            return None
+        token, data = popped
+        request = self._decode_request(data)
+        request.meta["scale_lease"] = token
+        self.shared.leased[token] = request
+        return request
+
+
+class SharedScheduler(RedisScheduler):
+    """scrapy-redis's scheduler on the crawl's keys; it never clears the shared queue when it closes."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedScheduler:
+        from .run import Run
+
+        shared: Shared = crawler.get_extension(Run).scale
+        scheduler = cls(
+            server=shared.server,
+            persist=True,
+            queue_key=shared.key("queue"),
+            queue_cls="linkrot.scale.LeasedQueue",
+            dupefilter=BaseDupeFilter(),  # linkrot's frontier decides what is new (every request is dont_filter)
+        )
+        scheduler.stats = crawler.stats
+        return scheduler
+
+    def close(self, reason: str) -> None:
+        pass  # the queue is the crawl's, not this worker's

@@ -1,0 +1,382 @@
+"""Big crawls: bounded memory, no silent truncation, and one crawl shared by workers through a real Redis.
+
+The Redis tests start ``redis-server`` on a free loopback port (``make test`` installs it) and
+several ``scrapy crawl`` processes against one local site whose answers take a little time, so
+that the workers really share the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from conftest import ROOT, crawl, run_scrapy
+
+from demo.server import SiteServer
+from linkrot.config import SiteConfig
+from linkrot.frontier import Frontier
+from linkrot.items import Link
+from linkrot.store import DiskSeen, Store
+from linkrot.summary import describe_limits, site_summary
+
+PAGES = 400
+RESOLVE = "*.test=127.0.0.1"
+
+
+# -- pure: the seen-set on disk, the frontier, the words of a truncated crawl ----------------
+
+
+def test_disk_seen_says_new_once_across_batches_and_flushes(tmp_path):
+    seen = DiskSeen(tmp_path / "seen.sqlite", batch=3)
+    assert seen.claim(["https://a.test/1", "https://a.test/2", "https://a.test/1"]) == [True, True, False]
+    assert seen.claim(["https://a.test/3", "https://a.test/2"]) == [True, False]  # 3 pending: flushed
+    assert seen.known(["https://a.test/1", "https://a.test/4"]) == [True, False]
+    assert "https://a.test/3" in seen and "https://a.test/5" not in seen
+    assert seen.update(f"https://a.test/{i}" for i in range(10)) == 7 and len(seen) == 10
+    seen.close()
+    assert not (tmp_path / "seen.sqlite").exists()  # scratch: gone when the process is done
+
+
+class Stats(dict):
+    def inc_value(self, key, n=1):
+        self[key] = self.get(key, 0) + n
+
+    def get_value(self, key, default=None):
+        return self.get(key, default)
+
+    def set_value(self, key, value):
+        self[key] = value
+
+
+def _config(**overrides) -> SiteConfig:
+    config = SiteConfig.from_settings(
+        {
+            "LINKROT_INCLUDE_SUBDOMAINS": False,
+            "LINKROT_CHECK_EXTERNAL": True,
+            "LINKROT_MAX_PAGES": 0,
+            "LINKROT_MAX_DEPTH": 0,
+            "REDIRECT_MAX_TIMES": 10,
+            "LINKROT_SOFT404_THRESHOLD": 0.8,
+            "LINKROT_SITEMAP": True,
+            "LINKROT_MAX_QUERY_VARIANTS": 0,
+            "LINKROT_RESUME": True,
+        },
+        {"url": "https://www.site.test/", **overrides},
+    )
+    return config
+
+
+def _links(*paths: str) -> list[Link]:
+    return [Link(f"https://www.site.test{p}", "", "", False, True) for p in paths]
+
+
+def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(tmp_path):
+    stats = Stats()
+    frontier = Frontier(_config(max_pages="3"), stats, DiskSeen(tmp_path / "seen.sqlite"))
+    assert frontier.claim("https://www.site.test/", page=True)
+    admitted = frontier.admit_all(_links("/a", "/b", "/a", "/c", "/d"), 0)
+    assert [a.url.rsplit("/", 1)[1] for a in admitted] == ["a", "b"]  # the budget of 3 pages bites at /c
+    assert frontier.admit_all(_links("/a", "/b"), 0) == []  # seen
+    # refused by the budget, not marked: still new (a resumed or re-limited crawl may fetch it)
+    assert frontier.is_new("https://www.site.test/c")
+    assert stats["linkrot/limit/max_pages"] >= 1 and frontier.limits() == ["max_pages=3"]
+
+
+def test_a_truncated_crawl_is_described_with_its_limit_and_how_to_lift_it():
+    assert describe_limits("max_pages=50000", 476976) == (
+        "stopped at 50,000 pages: 476,976 URLs not crawled; `-a max_pages=0` lifts the limit"
+    )
+    assert describe_limits("max_depth=3,max_pages=10", 7).startswith("stopped at depth 3, stopped at 10 pages")
+
+
+# -- whole crawls: the disk scheduler, and a crawl stopped at a limit --------------------------
+
+
+def test_a_crawl_stopped_at_max_pages_says_so_in_the_run_row_summary_and_report(vhost_server, tmp_path):
+    url = f"http://errors.test:{vhost_server.port}/generated?n=1"
+    db = tmp_path / "limit.db"
+    result = crawl(db, url, "max_pages=5", LINKROT_RESOLVE=RESOLVE)
+    assert result.db["pages"].count == 5
+    assert result.run["stopped_by"] == "max_pages=5"
+    assert result.run["not_crawled"] >= 1  # links found on the 5 pages, never fetched
+    assert "stopped at LINKROT_MAX_PAGES (5 pages)" in result.log  # when it bit
+    said = f"stopped at 5 pages: {result.run['not_crawled']:,} URLs not crawled; `-a max_pages=0` lifts the limit"
+    assert said in result.log  # and again when the run ends
+    store = Store(db)
+    try:
+        assert said in site_summary(store)
+    finally:
+        store.close()
+    report = subprocess.run(
+        [str(Path(sys.executable).parent / "linkrot"), "report", "--db", str(db)], capture_output=True, text=True
+    )
+    assert said in report.stdout, report.stdout + report.stderr
+    assert report.stdout.index("Crawls stopped at a limit") < report.stdout.index("Summary")
+
+
+def test_a_crawl_without_a_limit_biting_has_no_stopped_by(vhost_server, tmp_path):
+    result = crawl(tmp_path / "whole.db", f"http://www.shop.test:{vhost_server.port}/", LINKROT_RESOLVE=RESOLVE)
+    assert result.run["stopped_by"] is None and result.run["not_crawled"] is None
+
+
+def make_site(root: Path) -> None:
+    """PAGES pages: page i links to i+1, 2i+1, 7i and every 40th to a missing page; /old/i redirects to
+    page i; a sitemap lists every page and two orphans."""
+    site = root / "www.big.test"
+    site.mkdir(parents=True)
+    routes = {}
+    for i in range(PAGES):
+        links = [j for j in (i + 1, 2 * i + 1, 7 * i) if 0 < j < PAGES]
+        html = "".join(f'<a href="/p{j}.html">page {j}</a> ' for j in links)
+        if i % 40 == 0:
+            html += f'<a href="/missing-{i}.html">gone</a> <a href="/old/{i + 1}">moved</a>'
+            routes[f"/old/{i + 1}"] = {"status": 301, "redirect": f"/p{i + 1}.html"}
+        name = "index.html" if i == 0 else f"p{i}.html"
+        (site / name).write_text(f"<html><head><title>Page {i}</title></head><body><p>text of page {i}</p>{html}</body></html>")
+    for orphan in ("orphan-1", "orphan-2"):
+        (site / f"{orphan}.html").write_text(f"<html><head><title>{orphan}</title></head><body>alone</body></html>")
+    urls = [f"{{{{origin}}}}/p{i}.html" for i in range(1, PAGES)] + ["{{origin}}/orphan-1.html", "{{origin}}/orphan-2.html"]
+    (site / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+        + "</urlset>"
+    )
+    (site / "robots.txt").write_text("User-agent: *\nAllow: /\nSitemap: {{origin}}/sitemap.xml\n")
+    (site / "_routes.json").write_text(json.dumps(routes))
+
+
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("big")
+    make_site(root)
+    (root / "_routes.json").write_text((root / "www.big.test" / "_routes.json").read_text())
+    with SiteServer(root, delay=0.01) as server:
+        yield server, f"http://www.big.test:{server.port}/"
+
+
+def page_gets(server: SiteServer, since: int) -> Counter:
+    """GETs of the site's pages in the request log since ``since`` (robots.txt, sitemaps and the 404
+    probe are fetched once per worker and left out)."""
+    return Counter(
+        path for method, host, path in server.hits[since:] if method == "GET" and path.endswith(".html") and "linkrot-probe" not in path
+    )
+
+
+def test_the_site_spider_queues_on_disk_and_cleans_its_scratch(big_site, tmp_path):
+    server, url = big_site
+    db = tmp_path / "alone.db"
+    result = crawl(db, url, LINKROT_RESOLVE=RESOLVE)
+    assert result.stats.get("scheduler/enqueued/disk", 0) > PAGES / 2  # pending requests waited on disk
+    assert not result.stats.get("scheduler/enqueued/memory")
+    assert result.db["pages"].count >= PAGES + 2 and {r["url"].rsplit("/", 1)[1] for r in result.rows("orphans")} == {
+        "orphan-1.html",
+        "orphan-2.html",
+    }
+    assert not Path(f"{db}.scratch").exists()
+
+
+# -- Redis: one crawl, many workers -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it: apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0", client
+    client.close()
+    proc.terminate()
+    proc.wait(10)
+
+
+def worker(command: list[str], **settings: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "scrapy", "crawl", *command, "-s", "LINKROT_PROGRESS_INTERVAL=0"]
+    for name, value in settings.items():
+        args += ["-s", f"{name}={value}"]
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-4000:]
+    return err
+
+
+def requests_made(log: str) -> int:
+    line = next(l for l in log.splitlines() if "'downloader/request_count':" in l)
+    return int(line.split(":")[-1].strip(" ,"))
+
+
+VIEW_COLUMNS = {
+    "pages": "url, status, final_url, title, hops, soft_404, found_via",
+    "broken_links": "source_url, url, status, anchor_text",
+    "redirect_chains": "url, hops, final_url, final_status, is_loop",
+    "soft_404s": "url",
+    "orphans": "url, status",
+}
+
+
+def views(db: Path) -> dict[str, list[tuple]]:
+    database = sqlite_utils.Database(db)
+    return {
+        view: [tuple(r.values()) for r in database.query(f"SELECT {cols} FROM {view} ORDER BY 1, 2")]
+        for view, cols in VIEW_COLUMNS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def one_worker(big_site, tmp_path_factory):
+    """The same site crawled by one process without Redis: what two workers must find too."""
+    server, url = big_site
+    since = len(server.hits)
+    db = tmp_path_factory.mktemp("one") / "one.db"
+    crawl(db, url, LINKROT_RESOLVE=RESOLVE)
+    return db, page_gets(server, since)
+
+
+# the pages /old/N redirects to: fetched as pages and as the last hop of the chain
+REDIRECT_TARGETS = {f"/p{i + 1}.html" for i in range(0, PAGES, 40)}
+
+
+def test_two_workers_share_one_site_crawl_each_page_fetched_once(big_site, redis_url, one_worker, tmp_path):
+    server, url = big_site
+    alone, alone_gets = one_worker
+    db = tmp_path / "shared.db"
+    since = len(server.hits)
+    settings = {"LINKROT_DB": str(db), "LINKROT_RESOLVE": RESOLVE, "LINKROT_REDIS_URL": redis_url[0], "LINKROT_WORKERS": "2"}
+    first = worker(["site", "-a", f"url={url}"], **settings)
+    second = worker(["site", "-a", f"url={url}"], **settings)
+    logs = [finish(first), finish(second)]
+    gets = page_gets(server, since)
+    twice = {p for p, n in gets.items() if n > 1}
+    assert len(gets) > PAGES and twice == REDIRECT_TARGETS  # each page once in total (a chain's end aside)
+    assert gets == alone_gets  # the same requests as one worker made
+    assert all(requests_made(log) > PAGES / 10 for log in logs)  # both did a share of the work
+    shared = sqlite_utils.Database(db)
+    run = list(shared.query("SELECT * FROM runs"))
+    assert len(run) == 1 and run[0]["state"] == "finished"
+    assert views(db) == views(alone)
+    assert not redis_url[1].keys("linkrot:site:*")  # the last worker cleaned up
+    assert sum("closes it" in log for log in logs) == 1  # one worker closed the run, the other left
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(big_site, redis_url, one_worker, tmp_path):
+    server, url = big_site
+    alone, _ = one_worker
+    db = tmp_path / "killed.db"
+    settings = {
+        "LINKROT_DB": str(db),
+        "LINKROT_RESOLVE": RESOLVE,
+        "LINKROT_REDIS_URL": redis_url[0],
+        "LINKROT_WORKERS": "2",
+        "LINKROT_LEASE_SECONDS": "3",
+        "LINKROT_FLUSH_INTERVAL": "0.5",
+    }
+    survivor = worker(["site", "-a", f"url={url}"], **settings)
+    victim = worker(["site", "-a", f"url={url}"], **settings)
+    deadline = time.monotonic() + 120
+    while True:  # kill the victim while pages are being crawled
+        assert time.monotonic() < deadline and victim.poll() is None and survivor.poll() is None
+        rows = 0
+        if db.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+                    rows = conn.execute("SELECT count(*) FROM urls").fetchone()[0]
+            except sqlite3.OperationalError:  # the schema may not be there yet
+                rows = 0
+        if rows >= PAGES / 4:
+            break
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(30)
+    log = finish(survivor)
+    assert "queued again" in log  # the victim's requests in flight were redone
+    run = list(sqlite_utils.Database(db).query("SELECT * FROM runs"))
+    assert len(run) == 1 and run[0]["state"] == "finished"
+    assert views(db) == views(alone)  # nothing lost
+    # nothing twice: one row per URL (the key), and no page counted twice in the views
+    pages = [r[0] for r in views(db)["pages"]]
+    assert len(pages) == len(set(pages))
+
+
+def make_backlinks_web(root: Path) -> None:
+    for h in range(6):
+        host = root / f"h{h}.test"
+        host.mkdir(parents=True)
+        (host / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+        for i in range(40):
+            link = '<a href="{{origin}}/x">x</a>' if i % 10 == 9 else f'<a href="http://www.ours.test:{{{{port}}}}/t{i % 5}.html">us</a>'
+            (host / f"p{i}.html").write_text(f"<html><body><p>page {i}</p>{link}</body></html>")
+    ours = root / "www.ours.test"
+    ours.mkdir()
+    for t in range(4):  # t4.html is missing: a broken target
+        (ours / f"t{t}.html").write_text("<html><body>target</body></html>")
+
+
+def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
+    root = tmp_path / "web"
+    make_backlinks_web(root)
+    with SiteServer(root, delay=0.01) as server:
+        export = tmp_path / "export.csv"
+        rows = [
+            f"http://h{h}.test:{server.port}/p{i}.html,http://www.ours.test:{server.port}/t{i % 5}.html"
+            for h in range(6)
+            for i in range(40)
+        ]
+        export.write_text("source_url,target_url\n" + "\n".join(rows) + "\n")
+        common = {"LINKROT_RESOLVE": RESOLVE, "LINKROT_RENDER": "never"}
+        alone_db = tmp_path / "alone.db"
+        proc = run_scrapy(
+            ["crawl", "backlinks", "-a", f"file={export}", "-s", f"LINKROT_DB={alone_db}"]
+            + [a for k, v in common.items() for a in ("-s", f"{k}={v}")]
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        since = len(server.hits)
+        db = tmp_path / "shared.db"
+        settings = {**common, "LINKROT_DB": str(db), "LINKROT_REDIS_URL": redis_url[0], "LINKROT_WORKERS": "2"}
+        first = worker(["backlinks", "-a", f"file={export}"], **settings)
+        second = worker(["backlinks", "-a", f"file={export}"], **settings)
+        logs = [finish(first), finish(second)]
+        pages = Counter(p for m, h, p in server.hits[since:] if m == "GET" and p.startswith("/p"))
+    assert len(pages) == 40 and set(pages.values()) == {6}  # 240 referring pages (40 paths × 6 hosts), each once
+    assert all(requests_made(log) > 30 for log in logs)  # both checked a share
+    shared = sqlite_utils.Database(db)
+    assert shared["runs"].count == 1 and list(shared.query("SELECT state FROM runs"))[0]["state"] == "finished"
+    assert shared["backlink_checks"].count == shared["backlinks"].count == 240  # exactly one check each
+    alone = sqlite_utils.Database(alone_db)
+    assert shared["backlink_events"].count == alone["backlink_events"].count > 0  # the history ran once
+    sql = "SELECT source_url, target_url, status, target_status FROM backlink_status ORDER BY 1, 2"
+    assert list(shared.query(sql)) == list(alone.query(sql))
