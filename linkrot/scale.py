@@ -54,6 +54,8 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 logger = logging.getLogger(__name__)
 
+_POLL = 0.25  # seconds between looks at the shared queue when this worker has nothing to do
+
 # pop the most urgent request and lease it to a worker, in one step: a popped request is never in limbo
 _POP = """
 local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -66,7 +68,8 @@ return {token, item[1]}
 # workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix)
 _REAP = """
 local n = 0
-for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, w in ipairs(dead) do
   local h = ARGV[2] .. w
   local all = redis.call('HGETALL', h)
   for i = 1, #all, 2 do
@@ -76,7 +79,7 @@ for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
   redis.call('DEL', h)
   redis.call('ZREM', KEYS[1], w)
 end
-return n
+return {#dead, n, redis.call('ZCARD', KEYS[1])}
 """
 # this worker leaves: its unfinished leases go back to the queue; how many workers are left
 _LEAVE = """
@@ -168,6 +171,7 @@ class Shared:
         self._leave = self.server.register_script(_LEAVE)
         self.flush_items: Callable[[], None] = lambda: None  # the pipeline's flush (leases end after it)
         self._beat: task.LoopingCall | None = None
+        self._poll: task.LoopingCall | None = None
 
     def key(self, name: str) -> str:
         return f"{self.prefix}:{name}"
@@ -206,6 +210,9 @@ class Shared:
         self.server.zadd(self.key("workers"), {self.worker: time.time()})
         self._beat = task.LoopingCall(self.heartbeat)
         self._beat.start(max(0.5, self.config.lease / 4), now=False)
+        # Scrapy's engine looks at an empty scheduler again only every 5 s; others fill the shared queue
+        self._poll = task.LoopingCall(self.wake)
+        self._poll.start(_POLL, now=False)
         live = self.server.zcard(self.key("workers"))
         self.crawler.stats.max_value("linkrot/scale/workers", live)
         if live > self.config.workers:
@@ -217,6 +224,11 @@ class Shared:
                 self.config.workers,
             )
 
+    def wake(self) -> None:
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None and slot.nextcall is not None:
+            slot.nextcall.schedule()
+
     def heartbeat(self) -> None:
         """Say this worker is alive, keep the seeding mark while feeding, and redo dead workers' requests."""
         self.server.zadd(self.key("workers"), {self.worker: time.time()})
@@ -224,15 +236,16 @@ class Shared:
             self.server.expire(self.key("seeding"), int(self.config.lease))
         self.reap()
 
-    def reap(self) -> int:
-        requeued = self._reap(
+    def reap(self) -> tuple[int, int]:
+        """Remove the workers silent for a lease and queue their requests again: (workers removed, left)."""
+        removed, requeued, left = self._reap(
             keys=[self.key("workers"), self.key("queue")],
             args=[time.time() - self.config.lease, self.key("leases:")],
         )
         if requeued:
             self.crawler.stats.inc_value("linkrot/scale/requeued", requeued)
             logger.warning("linkrot: %d requests of a worker that stopped answering are queued again", requeued)
-        return int(requeued)
+        return int(removed), int(left)
 
     def seeded(self) -> None:
         """The first worker has fed everything it seeds into the queue."""
@@ -293,19 +306,24 @@ class Shared:
         finishing too, or dead: wait for them to leave or for their heartbeats to expire (a worker
         killed a moment ago still looks alive), then exactly one closes the run.
         """
-        if self._beat is not None and self._beat.running:
-            self._beat.stop()
+        for call in (self._beat, self._poll):
+            if call is not None and call.running:
+                call.stop()
         left, requeued = self._leave(
             keys=[self.key("workers"), self.key("queue")], args=[self.key(f"leases:{self.worker}"), self.worker]
         )
         if requeued:
             logger.info("linkrot: %d requests this worker had not finished are queued again", requeued)
+        if left == 0:
+            return True  # the last to leave (atomically: only one worker sees none left)
         deadline = time.monotonic() + self.config.lease + 1
-        while finished and left and time.monotonic() < deadline:
+        while finished and time.monotonic() < deadline:
             time.sleep(0.25)
-            self.reap()
-            left = self.server.zcard(self.key("workers"))
-        return left == 0 and (not finished or self.once("close"))
+            removed, left = self.reap()
+            if left == 0:
+                # none left: it closes when it removed the last (dead) ones; else the last to leave does
+                return removed > 0
+        return False
 
     def clear(self) -> None:
         """Delete every key of the crawl (the last worker, once the run is closed)."""

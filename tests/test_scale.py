@@ -162,7 +162,7 @@ def big_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("big")
     make_site(root)
     (root / "_routes.json").write_text((root / "www.big.test" / "_routes.json").read_text())
-    with SiteServer(root, delay=0.01) as server:
+    with SiteServer(root, delay=0.05) as server:  # ~5 s for one worker: a second one has time to join
         yield server, f"http://www.big.test:{server.port}/"
 
 
@@ -252,7 +252,7 @@ VIEW_COLUMNS = {
 def views(db: Path) -> dict[str, list[tuple]]:
     database = sqlite_utils.Database(db)
     return {
-        view: [tuple(r.values()) for r in database.query(f"SELECT {cols} FROM {view} ORDER BY 1, 2")]
+        view: [tuple(r.values()) for r in database.query(f"SELECT {cols} FROM {view} ORDER BY {cols}")]
         for view, cols in VIEW_COLUMNS.items()
     }
 
@@ -284,13 +284,14 @@ def test_two_workers_share_one_site_crawl_each_page_fetched_once(big_site, redis
     twice = {p for p, n in gets.items() if n > 1}
     assert len(gets) > PAGES and twice == REDIRECT_TARGETS  # each page once in total (a chain's end aside)
     assert gets == alone_gets  # the same requests as one worker made
-    assert all(requests_made(log) > PAGES / 10 for log in logs)  # both did a share of the work
+    made = [requests_made(log) for log in logs]
+    assert min(made) > PAGES / 10, made  # both did a share of the work
     shared = sqlite_utils.Database(db)
     run = list(shared.query("SELECT * FROM runs"))
     assert len(run) == 1 and run[0]["state"] == "finished"
     assert views(db) == views(alone)
     assert not redis_url[1].keys("linkrot:site:*")  # the last worker cleaned up
-    assert sum("closes it" in log for log in logs) == 1  # one worker closed the run, the other left
+    assert sum("closes it" in log for log in logs) == 1, [l[-3000:] for l in logs]  # one worker closed the run, the other left
 
 
 def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(big_site, redis_url, one_worker, tmp_path):
