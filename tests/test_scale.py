@@ -236,8 +236,8 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
 
 
 def requests_made(log: str) -> int:
-    line = next(l for l in log.splitlines() if "'downloader/request_count':" in l)
-    return int(line.split(":")[-1].strip(" ,"))
+    lines = [l for l in log.splitlines() if "'downloader/request_count':" in l]
+    return int(lines[0].split(":")[-1].strip(" ,")) if lines else 0
 
 
 VIEW_COLUMNS = {
@@ -350,7 +350,7 @@ def make_backlinks_web(root: Path) -> None:
 def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
     root = tmp_path / "web"
     make_backlinks_web(root)
-    with SiteServer(root, delay=0.01) as server:
+    with SiteServer(root, delay=0.1) as server:  # one request per host at a time: ~4 s for one worker
         export = tmp_path / "export.csv"
         rows = [
             f"http://h{h}.test:{server.port}/p{i}.html,http://www.ours.test:{server.port}/t{i % 5}.html"
@@ -373,7 +373,8 @@ def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
         logs = [finish(first), finish(second)]
         pages = Counter(p for m, h, p in server.hits[since:] if m == "GET" and p.startswith("/p"))
     assert len(pages) == 40 and set(pages.values()) == {6}  # 240 referring pages (40 paths × 6 hosts), each once
-    assert all(requests_made(log) > 30 for log in logs)  # both checked a share
+    made = [requests_made(log) for log in logs]
+    assert min(made) > 30, made  # both checked a share
     shared = sqlite_utils.Database(db)
     assert shared["runs"].count == 1 and list(shared.query("SELECT state FROM runs"))[0]["state"] == "finished"
     assert shared["backlink_checks"].count == shared["backlinks"].count == 240  # exactly one check each
