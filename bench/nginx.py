@@ -26,7 +26,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(prefix: Path, root: Path, redirects: Path, port: int, vhosts: bool = False) -> Path:
+def write_config(
+    prefix: Path, root: Path, redirects: Path, port: int, vhosts: bool = False, access_log: Path | None = None
+) -> Path:
     """Write ``prefix/nginx.conf`` serving ``root`` on 127.0.0.1:``port``; return its path.
 
     With ``vhosts`` every host name has its own document root, ``root/<host>``
@@ -51,7 +53,7 @@ error_log {prefix / "error.log"} warn;
 worker_rlimit_nofile {nofile};
 events {{ worker_connections {nofile // 2}; }}  # linkinator keeps thousands of connections open
 http {{
-    access_log off;
+    {f"log_format linkrot '$request_method $uri $status'; access_log {access_log} linkrot;" if access_log else "access_log off;"}
     log_not_found off;
     add_header LinkChecker unthrottled always;  # lets linkchecker exceed 10 requests/s (see README)
 {temps}    types {{ text/html html; }}
@@ -86,11 +88,14 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -
 
 
 @contextmanager
-def serve(site: Path, prefix: Path, port: int = 0, vhosts: bool = False) -> Iterator[int]:
-    """Run nginx for ``site`` (a gensite or genlinks output directory) and yield its port."""
+def serve(
+    site: Path, prefix: Path, port: int = 0, vhosts: bool = False, access_log: Path | None = None
+) -> Iterator[int]:
+    """Run nginx for ``site`` (a gensite or genlinks output directory) and yield its port; ``access_log``:
+    log each request as ``METHOD URI STATUS`` there (bench/scale.py counts fetches per URL)."""
     port = port or free_port()
     prefix = prefix.resolve()
-    conf = write_config(prefix, site / "www", site / "redirects.conf", port, vhosts)
+    conf = write_config(prefix, site / "www", site / "redirects.conf", port, vhosts, access_log)
     process = subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)])
     try:
         wait_for_port(port, process)

@@ -176,7 +176,9 @@ class ScaleConfig:
     """One crawl shared by several workers through Redis (docs/scale-out.md); off without a URL."""
 
     redis_url: str  # LINKROT_REDIS_URL; empty: this process crawls alone
-    workers: int  # LINKROT_WORKERS: how many workers share the crawl (each takes its share of the per-host budget)
+    workers: (
+        int  # LINKROT_WORKERS: how many workers share the crawl (each takes its share of the per-host budget)
+    )
     lease: float  # LINKROT_LEASE_SECONDS: a worker silent this long is dead; its requests are redone
 
     @classmethod

@@ -141,7 +141,9 @@ class Frontier:
         cfg = self.config
         child = None if depth is None else depth + 1
         unique = list({link.target_url: link for link in links}.values())
-        fresh = [link for link, known in zip(unique, self.seen.known([l.target_url for l in unique])) if not known]
+        fresh = [
+            link for link, known in zip(unique, self.seen.known([l.target_url for l in unique])) if not known
+        ]
         candidates: list[Admission] = []
         pages = 0
         for link in fresh:

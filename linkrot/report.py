@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .redirectmap import Seen
-from .summary import describe_limits
 from .status import Change, Status, Triage, Verdict
+from .summary import describe_limits
 
 if TYPE_CHECKING:
     from .store import Store
@@ -118,9 +118,17 @@ def sections(data: dict[str, Any]) -> list[Section]:
     def counted(title: str, label: str, counts: dict[str, int]) -> Section:
         return Section(title, [label, "count"], [[k, v] for k, v in counts.items()])
 
-    stopped = [
-        Section("Crawls stopped at a limit", ["site", "run", "what happened"], [[r["site"], r["run_id"], r["said"]] for r in data["stopped"]])
-    ] if data.get("stopped") else []
+    stopped = (
+        [
+            Section(
+                "Crawls stopped at a limit",
+                ["site", "run", "what happened"],
+                [[r["site"], r["run_id"], r["said"]] for r in data["stopped"]],
+            )
+        ]
+        if data.get("stopped")
+        else []
+    )
     return [
         *stopped,
         Section("Summary", ["what", "count"], [[_LABELS.get(k, k), v] for k, v in t.items()]),

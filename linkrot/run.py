@@ -63,7 +63,7 @@ class Run:
     import_ids: list[int] = field(default_factory=list)
     scratch: Scratch | None = None  # what a big crawl keeps on disk (linkrot.scratch)
     scale: Any = None  # linkrot.scale.Shared when the crawl is shared by several workers through Redis
-    limits: Callable[[], list[str]] = lambda: []  # the limits that refused pages (the spider's frontier)
+    limits: Callable[[], list[str]] = list  # the limits that refused pages (the spider's frontier)
     flush_items: Callable[[], None] = lambda: None  # the pipeline's flush
 
     @property
@@ -160,7 +160,9 @@ class Run:
             limits = self.store.run_limits(self.id)
             if limits:
                 logger.warning(
-                    "linkrot: run %d %s", self.id, describe_limits(limits["stopped_by"], limits["not_crawled"])
+                    "linkrot: run %d %s",
+                    self.id,
+                    describe_limits(limits["stopped_by"], limits["not_crawled"]),
                 )
         finally:
             self.store.close()
@@ -169,4 +171,3 @@ class Run:
                 self.scratch.remove()
             if self.scale is not None:
                 self.scale.close()
-

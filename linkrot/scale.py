@@ -125,7 +125,11 @@ def configure(settings: Any) -> None:
     )
     delay = settings.getfloat("DOWNLOAD_DELAY")
     if delay:
-        settings.set("DOWNLOAD_DELAY", delay * config.workers, priority=max(settings.getpriority("DOWNLOAD_DELAY") or 0, 30))
+        settings.set(
+            "DOWNLOAD_DELAY",
+            delay * config.workers,
+            priority=max(settings.getpriority("DOWNLOAD_DELAY") or 0, 30),
+        )
 
 
 class RedisSeen:
@@ -200,7 +204,11 @@ class Shared:
                     self.server.delete(self.key("creating"))
                 self.created = True
                 self._register()
-                logger.info("linkrot: worker %s created run %d; share it with -s LINKROT_REDIS_URL", self.worker, run_id)
+                logger.info(
+                    "linkrot: worker %s created run %d; share it with -s LINKROT_REDIS_URL",
+                    self.worker,
+                    run_id,
+                )
                 return run_id
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no run published in Redis after {wait:.0f} s")
@@ -244,7 +252,9 @@ class Shared:
         )
         if requeued:
             self.crawler.stats.inc_value("linkrot/scale/requeued", requeued)
-            logger.warning("linkrot: %d requests of a worker that stopped answering are queued again", requeued)
+            logger.warning(
+                "linkrot: %d requests of a worker that stopped answering are queued again", requeued
+            )
         return int(removed), int(left)
 
     def seeded(self) -> None:
@@ -266,7 +276,9 @@ class Shared:
 
     def pop(self, queue_key: str) -> tuple[str, bytes] | None:
         self._tokens += 1
-        popped = self._pop(keys=[queue_key, self.key(f"leases:{self.worker}")], args=[f"{self.worker}-{self._tokens}"])
+        popped = self._pop(
+            keys=[queue_key, self.key(f"leases:{self.worker}")], args=[f"{self.worker}-{self._tokens}"]
+        )
         return None if popped is None else (popped[0].decode(), popped[1])
 
     def finished_leases(self) -> list[str]:
@@ -285,7 +297,11 @@ class Shared:
 
     def busy(self) -> int:
         self.reap()
-        return int(self._busy(keys=[self.key("workers"), self.key("queue"), self.key("seeding")], args=[self.key("leases:")]))
+        return int(
+            self._busy(
+                keys=[self.key("workers"), self.key("queue"), self.key("seeding")], args=[self.key("leases:")]
+            )
+        )
 
     def on_idle(self) -> None:
         """spider_idle: write what is buffered (it ends this worker's leases), then stay while work is left."""
@@ -310,7 +326,8 @@ class Shared:
             if call is not None and call.running:
                 call.stop()
         left, requeued = self._leave(
-            keys=[self.key("workers"), self.key("queue")], args=[self.key(f"leases:{self.worker}"), self.worker]
+            keys=[self.key("workers"), self.key("queue")],
+            args=[self.key(f"leases:{self.worker}"), self.worker],
         )
         if requeued:
             logger.info("linkrot: %d requests this worker had not finished are queued again", requeued)

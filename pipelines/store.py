@@ -38,7 +38,9 @@ class StorePipeline:
         self.batch_size = self.run.config.batch_size
         self.run.flush_items = self.flush  # the spiders write what is buffered before they read it back
         if self.run.scale is not None:
-            self.run.scale.flush_items = self.flush  # a shared crawl's leases end when their results are written
+            self.run.scale.flush_items = (
+                self.flush
+            )  # a shared crawl's leases end when their results are written
         if self.run.config.flush_interval > 0:
             self._flusher = task.LoopingCall(self.flush)
             self._flusher.start(self.run.config.flush_interval, now=False)

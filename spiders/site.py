@@ -76,7 +76,9 @@ class SiteSpider(SitemapsMixin, HopSpider):
         if run is not None and run.resumed:
             # what the run stored is done; the links it found and did not fetch are not
             internal = self.scope.is_internal
-            self.frontier.restore((url, bool(i) and internal(url)) for url, i in run.store.iter_done_urls(run.id))
+            self.frontier.restore(
+                (url, bool(i) and internal(url)) for url, i in run.store.iter_done_urls(run.id)
+            )
             for url, depth, internal_link in run.store.pending_links(run.id):
                 link = Link(url, "", "", False, bool(internal_link) and internal(url))
                 for request in self.schedule([link], depth):
@@ -179,7 +181,9 @@ class SiteSpider(SitemapsMixin, HopSpider):
         }
         for i, hop in enumerate(chain):
             url = hop["url"]
-            if i and not frontier.claim(url):  # the origin is claimed already; a hop once, by whoever ends first
+            if i and not frontier.claim(
+                url
+            ):  # the origin is claimed already; a hop once, by whoever ends first
                 continue
             yield count_result(
                 self.crawler.stats,

@@ -98,7 +98,9 @@ def test_a_truncated_crawl_is_described_with_its_limit_and_how_to_lift_it():
     assert describe_limits("max_pages=50000", 476976) == (
         "stopped at 50,000 pages: 476,976 URLs not crawled; `-a max_pages=0` lifts the limit"
     )
-    assert describe_limits("max_depth=3,max_pages=10", 7).startswith("stopped at depth 3, stopped at 10 pages")
+    assert describe_limits("max_depth=3,max_pages=10", 7).startswith(
+        "stopped at depth 3, stopped at 10 pages"
+    )
 
 
 # -- whole crawls: the disk scheduler, and a crawl stopped at a limit --------------------------
@@ -120,14 +122,19 @@ def test_a_crawl_stopped_at_max_pages_says_so_in_the_run_row_summary_and_report(
     finally:
         store.close()
     report = subprocess.run(
-        [str(Path(sys.executable).parent / "linkrot"), "report", "--db", str(db)], capture_output=True, text=True
+        [str(Path(sys.executable).parent / "linkrot"), "report", "--db", str(db)],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert said in report.stdout, report.stdout + report.stderr
     assert report.stdout.index("Crawls stopped at a limit") < report.stdout.index("Summary")
 
 
 def test_a_crawl_without_a_limit_biting_has_no_stopped_by(vhost_server, tmp_path):
-    result = crawl(tmp_path / "whole.db", f"http://www.shop.test:{vhost_server.port}/", LINKROT_RESOLVE=RESOLVE)
+    result = crawl(
+        tmp_path / "whole.db", f"http://www.shop.test:{vhost_server.port}/", LINKROT_RESOLVE=RESOLVE
+    )
     assert result.run["stopped_by"] is None and result.run["not_crawled"] is None
 
 
@@ -144,10 +151,17 @@ def make_site(root: Path) -> None:
             html += f'<a href="/missing-{i}.html">gone</a> <a href="/old/{i + 1}">moved</a>'
             routes[f"/old/{i + 1}"] = {"status": 301, "redirect": f"/p{i + 1}.html"}
         name = "index.html" if i == 0 else f"p{i}.html"
-        (site / name).write_text(f"<html><head><title>Page {i}</title></head><body><p>text of page {i}</p>{html}</body></html>")
+        (site / name).write_text(
+            f"<html><head><title>Page {i}</title></head><body><p>text of page {i}</p>{html}</body></html>"
+        )
     for orphan in ("orphan-1", "orphan-2"):
-        (site / f"{orphan}.html").write_text(f"<html><head><title>{orphan}</title></head><body>alone</body></html>")
-    urls = [f"{{{{origin}}}}/p{i}.html" for i in range(1, PAGES)] + ["{{origin}}/orphan-1.html", "{{origin}}/orphan-2.html"]
+        (site / f"{orphan}.html").write_text(
+            f"<html><head><title>{orphan}</title></head><body>alone</body></html>"
+        )
+    urls = [f"{{{{origin}}}}/p{i}.html" for i in range(1, PAGES)] + [
+        "{{origin}}/orphan-1.html",
+        "{{origin}}/orphan-2.html",
+    ]
     (site / "sitemap.xml").write_text(
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
@@ -170,17 +184,21 @@ def page_gets(server: SiteServer, since: int) -> Counter:
     """GETs of the site's pages in the request log since ``since`` (robots.txt, sitemaps and the 404
     probe are fetched once per worker and left out)."""
     return Counter(
-        path for method, host, path in server.hits[since:] if method == "GET" and path.endswith(".html") and "linkrot-probe" not in path
+        path
+        for method, host, path in server.hits[since:]
+        if method == "GET" and path.endswith(".html") and "linkrot-probe" not in path
     )
 
 
 def test_the_site_spider_queues_on_disk_and_cleans_its_scratch(big_site, tmp_path):
-    server, url = big_site
+    _, url = big_site
     db = tmp_path / "alone.db"
     result = crawl(db, url, LINKROT_RESOLVE=RESOLVE)
     assert result.stats.get("scheduler/enqueued/disk", 0) > PAGES / 2  # pending requests waited on disk
     assert not result.stats.get("scheduler/enqueued/memory")
-    assert result.db["pages"].count >= PAGES + 2 and {r["url"].rsplit("/", 1)[1] for r in result.rows("orphans")} == {
+    assert result.db["pages"].count >= PAGES + 2 and {
+        r["url"].rsplit("/", 1)[1] for r in result.rows("orphans")
+    } == {
         "orphan-1.html",
         "orphan-2.html",
     }
@@ -200,7 +218,19 @@ def redis_url(tmp_path_factory):
         port = probe.getsockname()[1]
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -226,7 +256,9 @@ def worker(command: list[str], **settings: str) -> subprocess.Popen:
     for name, value in settings.items():
         args += ["-s", f"{name}={value}"]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
@@ -276,7 +308,12 @@ def test_two_workers_share_one_site_crawl_each_page_fetched_once(big_site, redis
     alone, alone_gets = one_worker
     db = tmp_path / "shared.db"
     since = len(server.hits)
-    settings = {"LINKROT_DB": str(db), "LINKROT_RESOLVE": RESOLVE, "LINKROT_REDIS_URL": redis_url[0], "LINKROT_WORKERS": "2"}
+    settings = {
+        "LINKROT_DB": str(db),
+        "LINKROT_RESOLVE": RESOLVE,
+        "LINKROT_REDIS_URL": redis_url[0],
+        "LINKROT_WORKERS": "2",
+    }
     first = worker(["site", "-a", f"url={url}"], **settings)
     second = worker(["site", "-a", f"url={url}"], **settings)
     logs = [finish(first), finish(second)]
@@ -291,11 +328,15 @@ def test_two_workers_share_one_site_crawl_each_page_fetched_once(big_site, redis
     assert len(run) == 1 and run[0]["state"] == "finished"
     assert views(db) == views(alone)
     assert not redis_url[1].keys("linkrot:site:*")  # the last worker cleaned up
-    assert sum("closes it" in log for log in logs) == 1, [l[-3000:] for l in logs]  # one worker closed the run, the other left
+    assert sum("closes it" in log for log in logs) == 1, [
+        l[-3000:] for l in logs
+    ]  # one worker closed the run, the other left
 
 
-def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(big_site, redis_url, one_worker, tmp_path):
-    server, url = big_site
+def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
+    big_site, redis_url, one_worker, tmp_path
+):
+    _, url = big_site
     alone, _ = one_worker
     db = tmp_path / "killed.db"
     settings = {
@@ -339,7 +380,11 @@ def make_backlinks_web(root: Path) -> None:
         host.mkdir(parents=True)
         (host / "robots.txt").write_text("User-agent: *\nAllow: /\n")
         for i in range(40):
-            link = '<a href="{{origin}}/x">x</a>' if i % 10 == 9 else f'<a href="http://www.ours.test:{{{{port}}}}/t{i % 5}.html">us</a>'
+            link = (
+                '<a href="{{origin}}/x">x</a>'
+                if i % 10 == 9
+                else f'<a href="http://www.ours.test:{{{{port}}}}/t{i % 5}.html">us</a>'
+            )
             (host / f"p{i}.html").write_text(f"<html><body><p>page {i}</p>{link}</body></html>")
     ours = root / "www.ours.test"
     ours.mkdir()
@@ -367,16 +412,26 @@ def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         since = len(server.hits)
         db = tmp_path / "shared.db"
-        settings = {**common, "LINKROT_DB": str(db), "LINKROT_REDIS_URL": redis_url[0], "LINKROT_WORKERS": "2"}
+        settings = {
+            **common,
+            "LINKROT_DB": str(db),
+            "LINKROT_REDIS_URL": redis_url[0],
+            "LINKROT_WORKERS": "2",
+        }
         first = worker(["backlinks", "-a", f"file={export}"], **settings)
         second = worker(["backlinks", "-a", f"file={export}"], **settings)
         logs = [finish(first), finish(second)]
         pages = Counter(p for m, h, p in server.hits[since:] if m == "GET" and p.startswith("/p"))
-    assert len(pages) == 40 and set(pages.values()) == {6}  # 240 referring pages (40 paths × 6 hosts), each once
+    assert len(pages) == 40 and set(pages.values()) == {
+        6
+    }  # 240 referring pages (40 paths × 6 hosts), each once
     made = [requests_made(log) for log in logs]
     assert min(made) > 30, made  # both checked a share
     shared = sqlite_utils.Database(db)
-    assert shared["runs"].count == 1 and list(shared.query("SELECT state FROM runs"))[0]["state"] == "finished"
+    assert (
+        shared["runs"].count == 1
+        and next(iter(shared.query("SELECT state FROM runs")))["state"] == "finished"
+    )
     assert shared["backlink_checks"].count == shared["backlinks"].count == 240  # exactly one check each
     alone = sqlite_utils.Database(alone_db)
     assert shared["backlink_events"].count == alone["backlink_events"].count > 0  # the history ran once

@@ -206,7 +206,9 @@ class Queries(Connection):
     def run_limits(self, run_id: int) -> dict[str, Any] | None:
         """The limits that stopped a crawl (``stopped_by``: ``max_pages=50000,...``) and the URLs it did not
         crawl (``not_crawled``); None when nothing stopped it."""
-        rows = self._rows("SELECT stopped_by, not_crawled FROM runs WHERE id = ? AND stopped_by IS NOT NULL", [run_id])
+        rows = self._rows(
+            "SELECT stopped_by, not_crawled FROM runs WHERE id = ? AND stopped_by IS NOT NULL", [run_id]
+        )
         return rows[0] if rows else None
 
     def run_broken_links(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:

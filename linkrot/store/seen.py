@@ -21,7 +21,9 @@ from pathlib import Path
 
 def url_hash(url: str) -> int:
     """A signed 64-bit integer, SQLite's rowid type."""
-    return int.from_bytes(hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True
+    )
 
 
 class DiskSeen:
@@ -102,7 +104,9 @@ class DiskSeen:
 
     def _on_disk(self, hashes: list[int]) -> set[int]:
         found: set[int] = set()
-        for start in range(0, len(hashes), 500):  # SQLite's bound-parameter limit is far above; keep queries short
+        for start in range(
+            0, len(hashes), 500
+        ):  # SQLite's bound-parameter limit is far above; keep queries short
             part = hashes[start : start + 500]
             sql = f"SELECT h FROM seen WHERE h IN ({', '.join('?' * len(part))})"
             found.update(row[0] for row in self._conn.execute(sql, part))

@@ -132,12 +132,18 @@ class Writer(Connection):
 
     def iter_done_urls(self, run_id: int, batch: int = 5000) -> Iterator[tuple[str, bool]]:
         """``(url, is_internal)`` of what a run stored, read in batches: a resumed big crawl never holds them all."""
-        return self._pages("SELECT url, is_internal FROM urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?", run_id, batch)
+        return self._pages(
+            "SELECT url, is_internal FROM urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?",
+            run_id,
+            batch,
+        )
 
     def iter_sitemap_urls(self, run_id: int, batch: int = 5000) -> Iterator[str]:
         """The sitemap URLs a run found, read in batches (orphans are crawled from this stream)."""
         for url, _ in self._pages(
-            "SELECT url, sitemap FROM sitemap_urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?", run_id, batch
+            "SELECT url, sitemap FROM sitemap_urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?",
+            run_id,
+            batch,
         ):
             yield url
 

@@ -1,0 +1,203 @@
+"""Benchmark big crawls: memory and speed as the site grows, and two workers sharing one crawl.
+
+``.venv/bin/python bench/scale.py --pages 20000,100000 --two-workers 20000`` crawls the generated
+site (``bench/gensite.py``, served by nginx on loopback) once per size with one process and prints
+wall time, pages/s and peak RSS; then crawls the ``--two-workers`` size with one process and with
+two workers sharing the crawl through a ``redis-server`` it starts on loopback, side by side, and
+prints the pages/s ratio, whether the contract views are identical, and, from nginx's access log,
+how many URLs were fetched more than once.  It prints figures and fails on nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import nginx
+from measure import measure, table
+from run import OUT, ROOT, VENV, ensure_site
+
+VIEWS = {
+    "pages": "url, status, final_url, hops",
+    "broken_links": "source_url, url, status",
+    "redirect_chains": "url, hops, final_url, final_status, is_loop",
+}
+
+
+def command(url: str, db: Path, extra: list[str]) -> list[str]:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    settings = [
+        f"LINKROT_DB={db}",
+        "LINKROT_MAX_PAGES=0",
+        "LINKROT_MAX_DEPTH=0",
+        "CONCURRENT_REQUESTS=16",
+        "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+        "LINKROT_PROGRESS_INTERVAL=30",
+        *extra,
+    ]
+    return [
+        str(VENV / "scrapy"),
+        "crawl",
+        "site",
+        "-a",
+        f"url={url}",
+        *(a for s in settings for a in ("-s", s)),
+    ]
+
+
+def pages_of(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM pages WHERE outcome = 'ok' AND hops = 0").fetchone()[0]
+
+
+def views(db: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(db) as conn:
+        return {v: conn.execute(f"SELECT {c} FROM {v} ORDER BY {c}").fetchall() for v, c in VIEWS.items()}
+
+
+def one(url: str, name: str, extra: list[str], env: dict) -> dict:
+    db = OUT / f"{name}.db"
+    m = measure(command(url, db, extra), ROOT, OUT / f"{name}.log", OUT / f"{name}.out", 7200, env=env)
+    pages = pages_of(db)
+    return {
+        "run": name,
+        "exit": m.returncode,
+        "wall": m.wall,
+        "cpu": m.cpu,
+        "rss": m.peak_rss,
+        "pages": pages,
+        "db": db,
+    }
+
+
+def row(r: dict) -> dict[str, str]:
+    return {
+        "run": r["run"],
+        "exit": str(r["exit"]),
+        "pages": str(r["pages"]),
+        "wall s": f"{r['wall']:.1f}",
+        "cpu s": f"{r['cpu']:.1f}",
+        "pages/s": f"{r['pages'] / r['wall']:.0f}",
+        "peak RSS MiB": f"{r['rss'] / 2**20:.0f}",
+    }
+
+
+def start_redis() -> tuple[subprocess.Popen, str]:
+    port = nginx.free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    nginx.wait_for_port(port, proc)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def fetched(log: Path) -> Counter:
+    """GETs per URI in nginx's log (robots.txt, sitemaps and the 404 probe are once per worker: left out)."""
+    counts: Counter = Counter()
+    for line in log.read_text().splitlines():
+        method, uri, _ = line.split(" ", 2)
+        if method == "GET" and not uri.startswith(("/robots.txt", "/linkrot-probe", "/sitemap")):
+            counts[uri] += 1
+    return counts
+
+
+def two_workers(pages: int, extra: list[str], env: dict) -> None:
+    site, _ = ensure_site(pages)
+    log = OUT / "nginx-access.log"
+    results = []
+    redis, redis_url = start_redis()
+    try:
+        log.unlink(missing_ok=True)
+        with nginx.serve(site, OUT / "nginx", access_log=log) as port:
+            url = f"http://127.0.0.1:{port}/"
+            results.append(one(url, f"scale-{pages}-1w", extra, env))
+            alone = fetched(log)
+            log.write_text("")
+            os.kill(int((OUT / "nginx" / "nginx.pid").read_text()), 10)  # SIGUSR1: reopen the log
+            time.sleep(0.5)
+            shared = [
+                *extra,
+                f"LINKROT_REDIS_URL={redis_url}",
+                "LINKROT_WORKERS=2",
+                f"LINKROT_DB={OUT / 'scale-2w.db'}",
+            ]
+            done: list[dict] = []
+            start = time.monotonic()
+            threads = [
+                threading.Thread(
+                    target=lambda n=n: done.append(one(url, f"scale-{pages}-2w-{n}", shared, env))
+                )
+                for n in (1, 2)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.monotonic() - start
+    finally:
+        redis.terminate()
+        redis.wait()
+    both = {
+        "run": f"scale-{pages}-2w",
+        "exit": max(d["exit"] for d in done),
+        "wall": wall,
+        "cpu": sum(d["cpu"] for d in done),
+        "rss": sum(d["rss"] for d in done),
+        "pages": pages_of(OUT / "scale-2w.db"),
+    }
+    results.append(both)
+    print(f"\n{pages} pages: one process vs two workers sharing the crawl through Redis\n")
+    print(table([row(r) for r in results]))
+    twice = fetched(log)
+    again = {u: n for u, n in twice.items() if n > alone.get(u, 0)}
+    print(
+        f"\npages/s ratio, two workers / one: {results[1]['pages'] / wall / (results[0]['pages'] / results[0]['wall']):.2f}"
+        f"\nviews identical (pages, broken_links, redirect_chains): {views(OUT / 'scale-2w.db') == views(results[0]['db'])}"
+        f"\nURLs fetched: {len(twice)} (one process: {len(alone)}); fetched more often than by one process: {len(again)}"
+        f"\nURLs fetched more than once by the two workers: {sum(n > 1 for n in twice.values())} "
+        f"(one process: {sum(n > 1 for n in alone.values())}: the last hops of redirect chains)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", default="20000,100000", help="comma-separated site sizes, one crawl each")
+    parser.add_argument(
+        "--two-workers", type=int, default=0, metavar="PAGES", help="compare 1 and 2 workers on this size"
+    )
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s setting")
+    args = parser.parse_args()
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
+    OUT.mkdir(parents=True, exist_ok=True)
+    sizes = [int(p) for p in args.pages.split(",") if p.strip()]
+    results = []
+    for pages in sizes:
+        site, _ = ensure_site(pages)
+        with nginx.serve(site, OUT / "nginx") as port:
+            results.append(one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env))
+        print(table([row(r) for r in results]), flush=True)
+    if len(results) > 1:
+        a, b = results[0], results[-1]
+        slope = (b["rss"] - a["rss"]) / (b["pages"] - a["pages"])
+        print(f"\npeak RSS grows {slope:.0f} bytes per page between {a['pages']} and {b['pages']} pages")
+    if args.two_workers:
+        if shutil.which("redis-server") is None:
+            print("two workers: redis-server is not installed (apt-get install redis-server)")
+            return
+        two_workers(args.two_workers, args.set, env)
+
+
+if __name__ == "__main__":
+    main()
