@@ -260,7 +260,16 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Bring the database to the latest migration, each in its own transaction; then recreate the views."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        try:
+            # IMMEDIATE: workers of a shared crawl open a new database together; one migrates, the others wait
+            conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
+        except sqlite3.OperationalError:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < number:
+                raise
+            # another process applied this migration between our look at the version and our turn
+    conn.execute("BEGIN IMMEDIATE")  # the views, replaced in one transaction: no reader sees them half made
     for name in reversed(list(VIEWS)):
         conn.execute(f"DROP VIEW IF EXISTS [{name}]")
     for name, sql in VIEWS.items():
