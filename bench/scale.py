@@ -34,9 +34,12 @@ VIEWS = {
 }
 
 
-def command(url: str, db: Path, extra: list[str]) -> list[str]:
+def fresh(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def command(url: str, db: Path, extra: list[str]) -> list[str]:
     settings = [
         f"LINKROT_DB={db}",
         "LINKROT_MAX_PAGES=0",
@@ -66,10 +69,13 @@ def views(db: Path) -> dict[str, list[tuple]]:
         return {v: conn.execute(f"SELECT {c} FROM {v} ORDER BY {c}").fetchall() for v, c in VIEWS.items()}
 
 
-def one(url: str, name: str, extra: list[str], env: dict) -> dict:
-    db = OUT / f"{name}.db"
+def one(url: str, name: str, extra: list[str], env: dict, db: Path | None = None) -> dict:
+    """One crawl, measured; ``db``: a database shared with other workers (made fresh by the caller)."""
+    if db is None:
+        db = OUT / f"{name}.db"
+        fresh(db)
     m = measure(command(url, db, extra), ROOT, OUT / f"{name}.log", OUT / f"{name}.out", 7200, env=env)
-    pages = pages_of(db)
+    pages = pages_of(db) if m.returncode == 0 else 0
     return {
         "run": name,
         "exit": m.returncode,
@@ -127,17 +133,14 @@ def two_workers(pages: int, extra: list[str], env: dict) -> None:
             log.write_text("")
             os.kill(int((OUT / "nginx" / "nginx.pid").read_text()), 10)  # SIGUSR1: reopen the log
             time.sleep(0.5)
-            shared = [
-                *extra,
-                f"LINKROT_REDIS_URL={redis_url}",
-                "LINKROT_WORKERS=2",
-                f"LINKROT_DB={OUT / 'scale-2w.db'}",
-            ]
+            shared = [*extra, f"LINKROT_REDIS_URL={redis_url}", "LINKROT_WORKERS=2"]
+            shared_db = OUT / "scale-2w.db"
+            fresh(shared_db)
             done: list[dict] = []
             start = time.monotonic()
             threads = [
                 threading.Thread(
-                    target=lambda n=n: done.append(one(url, f"scale-{pages}-2w-{n}", shared, env))
+                    target=lambda n=n: done.append(one(url, f"scale-{pages}-2w-{n}", shared, env, shared_db))
                 )
                 for n in (1, 2)
             ]
