@@ -28,7 +28,7 @@ from .backlinks_import import import_files
 from .config import RunConfig
 from .errors import NothingToCheckError
 from .lock import RunLock
-from .store import Store
+from .store import Store, check_database
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Run:
         if spec is None:
             raise NotConfigured("the spider declares no run_spec")
         config = RunConfig.from_settings(crawler.settings, history=spec.history)
+        check_database(config.db)  # never add linkrot's tables to another program's database
         lock = RunLock(config.db, spider.name).acquire()
         run = None
         try:

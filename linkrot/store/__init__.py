@@ -11,11 +11,11 @@ writes SQL (tests/test_store.py greps for it): a new question is a new method he
 
 from __future__ import annotations
 
-from .base import DEFAULT_DB, schema_version, utcnow
+from .base import DEFAULT_DB, check_database, schema_version, utcnow
 from .queries import Queries
 from .writer import Writer
 
-__all__ = ["DEFAULT_DB", "Store", "schema_version", "utcnow"]
+__all__ = ["DEFAULT_DB", "Store", "check_database", "schema_version", "utcnow"]
 
 
 class Store(Writer, Queries):
