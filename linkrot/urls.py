@@ -93,7 +93,7 @@ class Target(NamedTuple):
 
 
 _EMPTY = Target(None, skipped="empty")
-_UTF8 = frozenset({"utf-8", "utf8", "ascii", "us-ascii", None})
+_UTF8 = frozenset({"utf-8", "utf8", "ascii", "us-ascii"})
 # WHATWG "special-query percent-encode set": printable ASCII passes, except these
 _QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
 # what the standard trims from both ends of an href: C0 controls and the space
@@ -115,7 +115,7 @@ def resolve(base: str, href: str, encoding: str | None = None) -> Target:
     if href[0] == "/" and href[:2] != "//" and "/." not in href and href.isascii() and "\\" not in href:
         # root-relative: only the base's origin matters, and site navigation repeats (cached)
         return _root_relative(base[: _netloc_end(base)], href)
-    if encoding is not None and encoding.lower() not in _UTF8 and not href.isascii():
+    if encoding is not None and not href.isascii() and _query_encoding(encoding) != "utf-8":
         href = _encode_query(href, encoding)
     return _resolve(base, href)
 
@@ -140,6 +140,12 @@ def _resolve(base: str, href: str) -> Target:
     return Target(normal, fragment if "#" in joined else None)
 
 
+def _query_encoding(encoding: str) -> str:
+    # UTF-16 pages encode URLs in UTF-8 (https://url.spec.whatwg.org/#concept-url-parser, step "encoding")
+    name = encoding.lower().replace("_", "-")
+    return "utf-8" if name in _UTF8 or name.startswith("utf-16") else name
+
+
 def _html_escape_for_url(exc: UnicodeError) -> tuple[str, int]:
     # the standard's "encode" with an HTML fallback: a character the page's encoding lacks
     # becomes "&#NNNN;", itself percent-encoded (https://url.spec.whatwg.org/#concept-urlencoded-byte-serializer)
@@ -159,7 +165,7 @@ def _encode_query(href: str, encoding: str) -> str:
     if not question or query.isascii():
         return href
     try:
-        query = quote(query, safe=_QUERY_SAFE, encoding=encoding, errors="linkrot-url")
+        query = quote(query, safe=_QUERY_SAFE, encoding=_query_encoding(encoding), errors="linkrot-url")
     except LookupError:  # an encoding Python does not know: UTF-8, as ada would
         return href
     return f"{path}?{query}{hash_}{fragment}"
@@ -176,6 +182,22 @@ def _why_invalid(href: str) -> str:
     if parts.scheme.lower() in _SCHEMES or href.startswith(("//", "\\\\")):
         return "no host" if not parts.hostname else "invalid host"
     return "not a valid URL"
+
+
+def document_base(document_url: str, base_href: str | None) -> str:
+    """The URL relative links of a page resolve against: its ``<base href>``, or the page's own URL.
+
+    A ``<base href>`` is itself relative to the page; one that is malformed or
+    not http(s) is ignored, as browsers do (https://html.spec.whatwg.org/#frozen-base-url).
+    """
+    if base_href:
+        try:
+            joined = ada_url.join_url(document_url, base_href.strip(_C0_AND_SPACE))
+        except ValueError:
+            return document_url
+        if joined.startswith(("http:", "https:")):
+            return joined
+    return document_url
 
 
 def absolute_url(base: str, href: str) -> str | None:
