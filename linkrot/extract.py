@@ -137,6 +137,11 @@ class PageLink:
     text: str = ""  # anchor text, or the alt of an image
     rel: str = ""  # lower-cased rel tokens, space separated (link and a), "refresh" for a meta refresh
 
+    @property
+    def is_page(self) -> bool:
+        """Navigated to (crawled when of the site): a, frame, and the target of a delayed refresh."""
+        return self.kind.is_page or (self.kind is LinkKind.META and self.rel == "refresh")
+
 
 @dataclass(slots=True)
 class Page:

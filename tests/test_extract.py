@@ -132,6 +132,8 @@ def test_only_an_immediate_refresh_is_a_redirect_hop():
 
 def test_kinds_that_are_pages():
     assert {kind for kind in LinkKind if kind.is_page} == {LinkKind.A, LinkKind.FRAME}
+    page = parse_html(b'<meta http-equiv="refresh" content="9;url=/next"><meta property="og:image" content="/i.png">')
+    assert [link.is_page for link in page.links] == [True, False]  # a refresh target is navigated to
 
 
 def test_anchor_ids_only_when_asked():
