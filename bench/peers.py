@@ -40,7 +40,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("LINKROT_PEER_FIXTURES", "/work/shared/peer-fixtures"))
@@ -459,7 +459,10 @@ def run_linkchecker(start: str, workdir: Path, timeout: float) -> dict[str, str]
         raw, real, valid = (row.get("urlname") or "").strip(), row.get("url") or "", row.get("valid") == "True"
         # an error on a URL that is no http(s) URL at all is LinkChecker's "invalid URL"
         verdict = "ok" if valid else "broken" if normalize_url(real or raw) else "invalid"
-        for key in {raw, _key(raw), _key(real)} - {""}:
+        # urlname is the href as written: relative ones resolve against the page (real url is after redirects)
+        base = row.get("baseref") or row.get("parentname") or ""
+        written = _key(urljoin(base, raw)) if base and raw else ""
+        for key in {raw, _key(raw), _key(real), written} - {""}:
             if found.get(key) not in ("broken", "invalid"):  # one failure of a URL is enough
                 found[key] = verdict
     return found
