@@ -42,14 +42,6 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(out) or "/"
 
 
-def _ipv4_host(host: str) -> str:
-    """A host whose last label is a number is an IPv4 address to browsers (``0.0`` is ``0.0.0.0``)."""
-    label = host.rpartition(".")[2]
-    if not (label.isdigit() or label[:2].lower() == "0x"):
-        return host
-    return ada_url.URL(f"http://{host}/").hostname  # ValueError when no IPv4 address either
-
-
 @functools.lru_cache(maxsize=262_144)
 def normalize_url(url: str) -> str | None:
     """Return the normal form of an absolute http(s) URL, or None if it is not one.
@@ -67,8 +59,6 @@ def normalize_url(url: str) -> str | None:
             return None
         host = parts.hostname.rstrip(".")
         port = parts.port  # raises ValueError when out of range
-        if host[-1:].isdigit() or host[-1:] in "xX":
-            host = _ipv4_host(host)
     except ValueError:
         return None
     if ":" in host:  # IPv6 literal
