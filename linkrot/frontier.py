@@ -26,6 +26,7 @@ class Admission:
     url: str
     depth: int | None
     internal: bool
+    resource: bool = False  # checked (HEAD, then GET if refused), never parsed nor crawled
 
 
 class Frontier:
@@ -36,9 +37,16 @@ class Frontier:
         self.pages = 0  # pages of the site scheduled (the budget of LINKROT_MAX_PAGES)
         self.traps = TrapGuard(config.max_query_variants)
         self.pending_traps: list[TrapEntry] = []
+        # pages of the site seen so far only as a resource (a canonical <link>, an image link): a
+        # link people follow to one of them still makes it crawled as a page
+        self.resource_only: set[str] = set()
 
     def is_new(self, url: str) -> bool:
         return url not in self.seen
+
+    def wants(self, link: Link) -> bool:
+        """A link not scheduled yet, or a page of the site so far only checked as a resource."""
+        return link.target_url not in self.seen or (link.is_page and link.target_url in self.resource_only)
 
     def mark(self, url: str, *, page: bool = False) -> None:
         self.seen.add(url)
@@ -70,9 +78,14 @@ class Frontier:
         cfg = self.config
         child = None if depth is None else depth + 1
         url = link.target_url
+        if not link.is_internal and not cfg.check_external:
+            return None
+        if not link.is_page:
+            self.mark(url)
+            if link.is_internal:
+                self.resource_only.add(url)
+            return Admission(url, child, link.is_internal, resource=True)
         if not link.is_internal:
-            if not cfg.check_external:
-                return None
             self.mark(url)
             return Admission(url, child, False)
         if cfg.max_depth and child is not None and child > cfg.max_depth:
@@ -91,6 +104,7 @@ class Frontier:
             self.stats.inc_value("linkrot/limit/trap")
             self.report_trap(*trap, url)
             return None
+        self.resource_only.discard(url)
         self.mark(url, page=True)
         return Admission(url, child, True)
 
