@@ -234,13 +234,14 @@ def test_every_status_and_verdict_is_documented():
 
 
 def _store_schema(tmp_path: Path) -> dict[str, dict[str, list[str]]]:
-    store = Store(tmp_path / "linkrot.db")
+    Store(tmp_path / "linkrot.db").close()  # created and migrated; the store has no raw-SQL door
+    db = sqlite_utils.Database(tmp_path / "linkrot.db")
     schema: dict[str, dict[str, list[str]]] = {"table": {}, "view": {}}
-    for kind, name in store.conn.execute(
+    for kind, name in db.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
-    ):
-        schema[kind][name] = [r[1] for r in store.conn.execute(f"PRAGMA table_info([{name}])")]
-    store.close()
+    ).fetchall():
+        schema[kind][name] = [r[1] for r in db.execute(f"PRAGMA table_info([{name}])").fetchall()]
+    db.close()
     return schema
 
 
