@@ -1,6 +1,6 @@
 """The SQLite store: the only package that knows table names, keys, views and SQL.
 
-- :mod:`.schema`: numbered migrations (``migrations/*.sql``, ``PRAGMA user_version``) and the views;
+- :mod:`.schema`: numbered migrations (``NNNN_name.sql`` files, ``PRAGMA user_version``) and the views;
 - :mod:`.writer`: batched, idempotent writes (runs, results, checks, imports, the check queue, and
   what the after-run steps derive);
 - :mod:`.queries`: named read queries, one per question the rest of linkrot asks.
