@@ -58,7 +58,7 @@ def test_demo_command_crawls_and_summarizes(tmp_path):
     proc = run_demo("--db", str(db))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "7 broken links" in out and "1 soft 404s" in out and "1 orphans" in out
+    assert "7 broken links, 2 broken resources" in out and "1 soft 404s" in out and "1 orphans" in out
     assert "redirect_loop" in out and "orphan-offer.html" in out
     assert f"datasette {db}" in out
     # the backlinks of the bundled export: one of each verdict it was made for
