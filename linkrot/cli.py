@@ -28,7 +28,7 @@ from . import settings
 from .errors import LinkrotError
 from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
 from .report import RENDERERS, disavow_file, gather, has_problems, seen_urls
-from .store import DEFAULT_DB, Store, schema_version
+from .store import DEFAULT_DB, Store, check_database
 from .suggest import compute_suggestions, refresh_suggestions
 from .urls import hostname_of, normalize_url, registrable_domain
 
@@ -62,24 +62,12 @@ def _edge() -> Iterator[None]:
         raise click.ClickException(message) from exc
 
 
-def _require(path: str) -> None:
-    if not Path(path).is_file():
-        raise click.ClickException(
-            f"no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)"
-        )
-
-
 @contextmanager
 def open_store(path: str) -> Iterator[Store]:
     """Open an existing database; a read command never creates one (a typo would make an empty db)."""
-    _require(path)
-    try:
-        # look before Store migrates: another program's SQLite file must not get linkrot's tables
-        if not schema_version(path):
-            raise click.ClickException(f"{path} is not a linkrot database: no linkrot tables in it")
-        store = Store(path)
-    except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"{path} is not a linkrot database: {exc}") from exc
+    # look before Store migrates: another program's SQLite file must not get linkrot's tables
+    check_database(path, must_exist=True)
+    store = Store(path)
     try:
         yield store
     finally:
@@ -332,7 +320,7 @@ def explore(
     """
     files = list(dict.fromkeys([*paths, *dbs])) or [DEFAULT_DB]
     for path in files:
-        _require(path)
+        check_database(path, must_exist=True)
     if print_metadata:
         import yaml
 

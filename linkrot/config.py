@@ -66,6 +66,8 @@ class SiteConfig:
     use_sitemap: bool
     max_query_variants: int  # 0 = no limit
     resume: bool
+    resources: bool  # check images, scripts, stylesheets, media... (not only links people follow)
+    fragments: bool  # report links to page#section whose page defines no such anchor
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> SiteConfig:
@@ -96,6 +98,8 @@ class SiteConfig:
                 "LINKROT_MAX_QUERY_VARIANTS", settings.get("LINKROT_MAX_QUERY_VARIANTS")
             ),
             resume=as_bool("resume", pick("resume", "LINKROT_RESUME")),
+            resources=as_bool("resources", pick("resources", "LINKROT_CHECK_RESOURCES")),
+            fragments=as_bool("fragments", pick("fragments", "LINKROT_CHECK_FRAGMENTS")),
         )
 
 

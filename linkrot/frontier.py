@@ -65,6 +65,7 @@ class Admission:
     url: str
     depth: int | None
     internal: bool
+    resource: bool = False  # checked (HEAD, then GET if refused), never parsed nor crawled
 
 
 class Frontier:
@@ -83,6 +84,9 @@ class Frontier:
         self._count_pages = count_pages or self._count_locally
         self.traps = TrapGuard(config.max_query_variants)
         self.pending_traps: list[TrapEntry] = []
+        # pages of the site seen so far only as a resource (a canonical <link>, an image link): a
+        # link people follow to one of them still makes it crawled as a page
+        self.resource_only: set[str] = set()
 
     def _count_locally(self, n: int) -> int:
         return self.pages + n
@@ -141,16 +145,24 @@ class Frontier:
         cfg = self.config
         child = None if depth is None else depth + 1
         unique = list({link.target_url: link for link in links}.values())
-        fresh = [
-            link for link, known in zip(unique, self.seen.known([l.target_url for l in unique])) if not known
+        known = self.seen.known([link.target_url for link in unique])
+        # a page of the site seen so far only as a resource is still crawled when a link people follow
+        # leads to it (it is claimed already: admitted without a claim)
+        upgrades = [
+            l for l, k in zip(unique, known) if k and l.is_page and l.target_url in self.resource_only
         ]
+        fresh = [link for link, k in zip(unique, known) if not k]
         candidates: list[Admission] = []
         pages = 0
-        for link in fresh:
+        for link in [*upgrades, *fresh]:
             url = link.target_url
+            if not link.is_internal and not cfg.check_external:
+                continue
+            if not link.is_page:  # a resource: checked once, never parsed, never a page of the budget
+                candidates.append(Admission(url, child, link.is_internal, resource=True))
+                continue
             if not link.is_internal:
-                if cfg.check_external:
-                    candidates.append(Admission(url, child, False))
+                candidates.append(Admission(url, child, False))
                 continue
             if cfg.max_depth and child is not None and child > cfg.max_depth:
                 if self._first("max_depth"):
@@ -172,9 +184,16 @@ class Frontier:
             pages += 1
         if not candidates:
             return []
-        won = self.seen.claim([c.url for c in candidates])
-        admitted = [c for c, new in zip(candidates, won) if new]
-        pages = sum(c.internal for c in admitted)
+        upgraded = {link.target_url for link in upgrades}
+        to_claim = [c for c in candidates if c.url not in upgraded]
+        won = dict(zip((c.url for c in to_claim), self.seen.claim([c.url for c in to_claim])))
+        admitted = [c for c in candidates if won.get(c.url, c.url in upgraded)]
+        for c in admitted:
+            if c.resource and c.internal:
+                self.resource_only.add(c.url)
+            elif c.url in upgraded:
+                self.resource_only.discard(c.url)
+        pages = sum(c.internal and not c.resource for c in admitted)
         if pages:
             self.pages = self._count_pages(pages)
         return admitted

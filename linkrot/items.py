@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Link:
-    """One ``<a href>`` edge found on a page."""
+    """One edge found on a page: a link people follow, or a resource the page loads."""
 
-    target_url: str  # absolute, normalized
+    target_url: str  # absolute, normalized; for a malformed href, the href as written
     anchor_text: str
     rel: str
     nofollow: bool
     is_internal: bool
+    kind: str = "a"  # a linkrot.extract.LinkKind value
+    is_page: bool = True  # navigated to (crawled when of the site); False: a resource, checked only
+    fragments: list[str] = field(default_factory=list)  # ``#section``s linked (percent-decoded), when checked
+    invalid: str | None = None  # why the href is no URL (status invalid_url); None: a URL
 
 
 @dataclass(slots=True)
@@ -48,6 +52,8 @@ class UrlResult:
     similarity: float | None = None
     error: str | None = None
     links: list[Link] = field(default_factory=list)
+    anchor_ids: frozenset[str] | None = None  # ids and names of the page, when fragments are checked
+    is_resource: bool = False  # checked as a resource (HEAD, not parsed): never replaces a page's row
 
 
 @dataclass(slots=True)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from .extract import Page, parse_html, robots_flags
 from .items import Link
 from .matching import rel_is_nofollow
-from .urls import absolute_url
+from .urls import absolute_url, document_base, resolve
+
+_ALWAYS_THERE = frozenset({"", "top"})  # a browser scrolls to the top for these: never missing
 
 
 @dataclass(slots=True)
@@ -30,6 +33,7 @@ class PageFacts:
     nofollow: bool  # page-level: meta robots or X-Robots-Tag
     noindex_via: str  # "meta robots" or "X-Robots-Tag": what to tell a user
     canonical_url: str | None
+    encoding: str | None = None  # the page's: browsers encode the query of its links in it
 
 
 def header_values(values: list[bytes]) -> str | None:
@@ -37,29 +41,57 @@ def header_values(values: list[bytes]) -> str | None:
     return ", ".join(v.decode("latin-1") for v in values) or None
 
 
-def read_page(url: str, body: bytes, encoding: str | None, x_robots_tag: str | None = None) -> PageFacts:
-    """Parse a page's bytes and read its facts."""
-    return facts_of(parse_html(body, encoding), url, x_robots_tag)
+def read_page(
+    url: str,
+    body: bytes,
+    encoding: str | None,
+    x_robots_tag: str | None = None,
+    *,
+    anchor_ids: bool = False,
+) -> PageFacts:
+    """Parse a page's bytes and read its facts (``anchor_ids``: the fragments it defines, too)."""
+    return facts_of(parse_html(body, encoding, anchor_ids=anchor_ids), url, x_robots_tag, encoding)
 
 
-def facts_of(page: Page, url: str, x_robots_tag: str | None = None) -> PageFacts:
+def facts_of(page: Page, url: str, x_robots_tag: str | None = None, encoding: str | None = None) -> PageFacts:
     """The facts of an already parsed page (a rendered DOM is parsed by its caller)."""
     noindex, nofollow = robots_flags(page.meta_robots, x_robots_tag)
     via = "X-Robots-Tag" if noindex and not robots_flags(page.meta_robots)[0] else "meta robots"
-    base = (absolute_url(url, page.base_href) if page.base_href else None) or url
+    base = document_base(url, page.base_href)
     canonical = absolute_url(base, page.canonical) if page.canonical else None
-    return PageFacts(page, url, base, x_robots_tag, noindex, nofollow, via, canonical)
+    return PageFacts(page, url, base, x_robots_tag, noindex, nofollow, via, canonical, encoding)
 
 
-def links_of(facts: PageFacts, is_internal: Callable[[str], bool]) -> list[Link]:
-    """The page's links, absolute, each target once (the first anchor to it wins)."""
-    links: list[Link] = []
-    on_page: set[str] = set()
-    for anchor in facts.page.anchors:
-        target = absolute_url(facts.base, anchor.href)
-        if target is None or target in on_page:
+def links_of(
+    facts: PageFacts, is_internal: Callable[[str], bool], *, resources: bool = True, fragments: bool = False
+) -> list[Link]:
+    """Every link of the page (``resources``: the resources it loads too), each target once.
+
+    The first link to a URL wins (a text link before an image of the same URL keeps its anchor
+    text).  A malformed href is a link too, kept as written, with why it is no URL.  With
+    ``fragments``, each link to a page of the site keeps the ``#sections`` it names.
+    """
+    links: dict[str, Link] = {}
+    for link in facts.page.links:
+        is_page = link.is_page
+        if not (is_page or resources):
             continue
-        on_page.add(target)
-        nofollow = facts.nofollow or rel_is_nofollow(anchor.rel)
-        links.append(Link(target, anchor.text, anchor.rel, nofollow, is_internal(target)))
-    return links
+        target = resolve(facts.base, link.href, facts.encoding)
+        if target.skipped:
+            continue
+        url = target.url or link.href
+        found = links.get(url)
+        if found is None:
+            if target.invalid:
+                found = Link(
+                    url, link.text, link.rel, False, False, link.kind.value, is_page, invalid=target.invalid
+                )
+            else:
+                nofollow = facts.nofollow or rel_is_nofollow(link.rel)
+                found = Link(url, link.text, link.rel, nofollow, is_internal(url), link.kind.value, is_page)
+            links[url] = found
+        if fragments and target.fragment and found.is_internal and is_page:
+            fragment = unquote(target.fragment)
+            if fragment not in _ALWAYS_THERE and fragment not in found.fragments:
+                found.fragments.append(fragment)
+    return list(links.values())

@@ -61,7 +61,12 @@ def location_hop(url: str, status: int, location: bytes | None) -> tuple[dict, s
 
 
 def refresh_hop(url: str, status: int, refresh_url: str | None) -> tuple[dict, str] | None:
-    """The hop a ``<meta http-equiv="refresh">`` to another URL makes (None: no such refresh)."""
+    """The hop an immediate ``<meta http-equiv="refresh">`` to another URL makes (None: no such refresh).
+
+    ``refresh_url`` is ``Page.refresh_url``: set only for a refresh under one
+    second.  A delayed one is a page people see; its target is a ``meta`` link
+    of the page (``Page.links``) and the page's own links are read.
+    """
     if not refresh_url:
         return None
     target = absolute_url(url, refresh_url)

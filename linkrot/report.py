@@ -65,6 +65,7 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
         "site": _ordered(store.page_outcome_counts(), list(Status)),
         "broken_backlinks": broken_backlinks,
         "broken_links": store.broken_link_targets(limit=top),
+        "broken_resources": store.broken_link_targets(limit=top, resources=True),
         "redirect_chains": store.longest_redirect_chains(limit=top),
         "lost_links_by_domain": lost,
         # KPIs (article 004): monthly figures against the healthy bands, the anchor mix, loss spikes
@@ -82,7 +83,8 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
 
 
 def has_problems(data: dict[str, Any]) -> bool:
-    return bool(data["totals"]["broken_backlinks"] or data["totals"]["broken_links"])
+    totals = data["totals"]
+    return bool(totals["broken_backlinks"] or totals["broken_links"] or totals["broken_resources"])
 
 
 # -- one table model, four formats ------------------------------------------------------
@@ -103,6 +105,7 @@ def _number(value: Any) -> Any:
 _LABELS = {
     "broken_backlinks": "broken backlink targets",
     "broken_links": "broken links (page, link)",
+    "broken_resources": "broken resources (page, image/script/stylesheet...)",
     "pages": "pages",
     "redirect_chains": "redirect chains of 2+ hops",
     "redirect_loops": "URLs in redirect loops",
@@ -158,6 +161,11 @@ def sections(data: dict[str, Any]) -> list[Section]:
                 [r["url"], r["status"], r["pages"], r["found_on"], r["anchor_text"]]
                 for r in data["broken_links"]
             ],
+        ),
+        Section(
+            "Broken resources: images, scripts, stylesheets, media (site crawl)",
+            ["url", "kind", "status", "pages", "found on"],
+            [[r["url"], r["kind"], r["status"], r["pages"], r["found_on"]] for r in data["broken_resources"]],
         ),
         Section(
             "Redirect chains (2+ hops) and loops",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .extract import robots_flags, visible_text
-from .items import UrlResult
+from .items import Link, UrlResult
 from .reader import PageFacts, links_of
 from .soft404 import NotFoundTemplate, classify
 from .status import Status
@@ -20,6 +20,8 @@ def describe_page(
     template: NotFoundTemplate | None,
     threshold: float,
     is_internal: Callable[[str], bool],
+    resources: bool = True,
+    fragments: bool = False,
 ) -> None:
     """Fill the page columns (and links) of a result from the page its chain ended on.
 
@@ -38,13 +40,34 @@ def describe_page(
             template, page.title, visible_text(page), threshold
         )
         result.similarity = similarity or None
-    result.links = links_of(facts, is_internal)
+    result.links = links_of(facts, is_internal, resources=resources, fragments=fragments)
+    if fragments:
+        result.anchor_ids = page.anchor_ids
+
+
+def invalid_result(link: Link, depth: int | None) -> UrlResult:
+    """The row of an href that is no URL: the href as written, never "repaired" into another URL."""
+    child = None if depth is None else depth + 1
+    return UrlResult(
+        url=link.target_url,
+        outcome=Status.INVALID_URL.value,
+        is_internal=False,
+        depth=child,
+        error=f"invalid URL: {link.invalid}",
+        is_resource=not link.is_page,
+    )
 
 
 def count_result(stats: Any, result: UrlResult) -> UrlResult:
     """The crawl stats of one result (``linkrot/status/<status>`` and friends)."""
     stats.inc_value(f"linkrot/status/{result.outcome}")
-    stats.inc_value("linkrot/pages" if result.is_internal else "linkrot/external")
+    stats.inc_value(
+        "linkrot/resources"
+        if result.is_resource
+        else "linkrot/pages"
+        if result.is_internal
+        else "linkrot/external"
+    )
     if Status(result.outcome).is_error:
         stats.inc_value("linkrot/broken")
     if result.hops:

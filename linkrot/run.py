@@ -30,7 +30,7 @@ from .config import RunConfig
 from .errors import NothingToCheckError
 from .lock import RunLock
 from .scratch import Scratch
-from .store import Store
+from .store import Store, check_database
 from .summary import describe_limits
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class Run:
         if spec is None:
             raise NotConfigured("the spider declares no run_spec")
         config = RunConfig.from_settings(crawler.settings, history=spec.history)
+        check_database(config.db)  # never add linkrot's tables to another program's database
         shared = None
         if config.scale.redis_url:
             from .scale import Shared, crawl_key  # redis and scrapy-redis: the `scale` extra

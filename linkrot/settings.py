@@ -30,6 +30,8 @@ LINKROT_MAX_QUERY_VARIANTS = (
     1000  # query strings of one path followed at most: session ids, calendars, facets (0: no limit)
 )
 LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET when HEAD is refused)
+LINKROT_CHECK_RESOURCES = True  # check images, scripts, stylesheets, frames, media too (-a resources=0: only links)
+LINKROT_CHECK_FRAGMENTS = False  # report links to page#section of the site whose page has no such anchor
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
 LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans
 LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that makes a 200 a soft 404

@@ -54,6 +54,10 @@ class Status(enum.StrEnum):
     # -- not fetched on purpose -------------------------------------------
     BLOCKED = "blocked"  # robots.txt disallows it (or policy forbids it)
     UNSUPPORTED = "unsupported"  # not an http(s) URL, or not a valid one
+    # -- never requested --------------------------------------------------
+    # the href is not a URL a browser could follow (``http://``, ``http://host]``, port 99999,
+    # ``//////``): the author's mistake, reported with the raw href, never "fixed" into another URL
+    INVALID_URL = "invalid_url"
 
     @property
     def is_ok(self) -> bool:

@@ -33,13 +33,14 @@ def site_summary(store: Store, site: str | None = None) -> str:
         if limits:  # a truncated crawl says so before its figures, which are then partial
             lines.append(f"  {describe_limits(limits['stopped_by'], limits['not_crawled'])}")
         lines.append(
-            f"  {n['pages']} pages, {n['broken_links']} broken links, "
+            f"  {n['pages']} pages, {n['broken_links']} broken links, {n['broken_resources']} broken resources, "
             f"{n['redirect_chains']} redirecting URLs ({n['redirect_loops']} in loops), "
             f"{n['soft_404s']} soft 404s, {n['orphans']} orphans, "
             f"{n['blocked']} blocked by robots.txt"
         )
         sections = [
             ("Broken links", store.run_broken_links(run_id, _TOP)),
+            ("Broken resources (images, scripts, stylesheets...)", store.run_broken_resources(run_id, _TOP)),
             ("Redirect chains", store.run_redirect_chains(run_id, _TOP)),
             ("Soft 404s", store.run_soft_404s(run_id, _TOP)),
             ("Orphans (in the sitemap, linked from nowhere)", store.run_orphans(run_id, _TOP)),

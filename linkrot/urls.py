@@ -2,14 +2,22 @@
 
 Pure functions on strings.  ``normalize_url`` is on the hot path of the site
 crawl (every href of every page goes through it), so it is memoised.
+
+Hrefs are resolved the way browsers do, by the WHATWG URL standard
+(https://url.spec.whatwg.org/), with ada (the parser of Node.js) rather than
+``urljoin``: ``urljoin`` collapses ``a//b`` in relative paths and quietly turns
+``http://`` or ``//////`` into the page itself, where a browser refuses them.
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
 import ipaddress
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import NamedTuple
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
+import ada_url
 from publicsuffixlist import PublicSuffixList
 from w3lib.url import safe_url_string
 
@@ -65,24 +73,126 @@ def normalize_url(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
-def absolute_url(base: str, href: str) -> str | None:
-    """Resolve ``href`` against ``base`` and normalize it (None if not http(s))."""
-    href = href.strip()
-    if not href or href[0] == "#":
-        return None
-    if href[0] == "/" and href[:2] != "//" and "/." not in href:
-        # root-relative: only the base's origin matters, and site navigation repeats
+class Target(NamedTuple):
+    """Where an href leads: exactly one of ``url``, ``invalid`` or ``skipped`` is set."""
+
+    url: str | None  # the normal form of the http(s) URL to check (no fragment)
+    fragment: str | None = None  # the fragment as written (percent-escapes kept), if any
+    invalid: str | None = None  # why this is no URL at all: reported as Status.INVALID_URL
+    skipped: str | None = None  # not checked on purpose: "empty", "fragment", or the scheme ("mailto")
+
+
+_EMPTY = Target(None, skipped="empty")
+_UTF8 = frozenset({"utf-8", "utf8", "ascii", "us-ascii"})
+# WHATWG "special-query percent-encode set": printable ASCII passes, except these
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
+# what the standard trims from both ends of an href: C0 controls and the space
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+
+
+def resolve(base: str, href: str, encoding: str | None = None) -> Target:
+    """Resolve ``href`` (as written in a page) against ``base`` like a browser.
+
+    ``encoding`` is the page's: browsers percent-encode the *query* of a link
+    in it (``?q=\u00fc`` is ``%FC`` on an ISO-8859-1 page), the path always in
+    UTF-8.  A malformed href is reported, never repaired: ``Target.invalid``.
+    """
+    href = href.strip(_C0_AND_SPACE)  # ada drops tabs and newlines inside
+    if not href:
+        return _EMPTY
+    if href[0] == "#":
+        return Target(None, href[1:], skipped="fragment")
+    if href[0] == "/" and href[:2] != "//" and "/." not in href and href.isascii() and "\\" not in href:
+        # root-relative: only the base's origin matters, and site navigation repeats (cached)
         return _root_relative(base[: _netloc_end(base)], href)
+    if encoding is not None and not href.isascii() and _query_encoding(encoding) != "utf-8":
+        href = _encode_query(href, encoding)
+    return _resolve(base, href)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _root_relative(origin: str, href: str) -> Target:
+    return _resolve(origin + "/", href)
+
+
+def _resolve(base: str, href: str) -> Target:
     try:
-        joined = urljoin(base, href)
+        joined = ada_url.join_url(base, href)
     except ValueError:
-        return None
-    return normalize_url(joined)
+        return Target(None, invalid=_why_invalid(href))
+    scheme = joined[: joined.find(":")]
+    if scheme not in _SCHEMES:
+        return Target(None, skipped=scheme)
+    url, _, fragment = joined.partition("#")
+    normal = normalize_url(url)
+    if normal is None:  # ada accepted what linkrot cannot request: say why rather than drop it
+        return Target(None, invalid="not a valid http(s) URL")
+    return Target(normal, fragment if "#" in joined else None)
 
 
-@functools.lru_cache(maxsize=262_144)
-def _root_relative(origin: str, href: str) -> str | None:
-    return normalize_url(origin + href)
+def _query_encoding(encoding: str) -> str:
+    # UTF-16 pages encode URLs in UTF-8 (https://url.spec.whatwg.org/#concept-url-parser, step "encoding")
+    name = encoding.lower().replace("_", "-")
+    return "utf-8" if name in _UTF8 or name.startswith("utf-16") else name
+
+
+def _html_escape_for_url(exc: UnicodeError) -> tuple[str, int]:
+    # the standard's "encode" with an HTML fallback: a character the page's encoding lacks
+    # becomes "&#NNNN;", itself percent-encoded (https://url.spec.whatwg.org/#concept-urlencoded-byte-serializer)
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start : exc.end]
+    return "".join(f"%26%23{ord(ch)}%3B" for ch in text), exc.end
+
+
+codecs.register_error("linkrot-url", _html_escape_for_url)
+
+
+def _encode_query(href: str, encoding: str) -> str:
+    """Percent-encode the query of ``href`` in the page's encoding, as browsers do."""
+    head, hash_, fragment = href.partition("#")
+    path, question, query = head.partition("?")
+    if not question or query.isascii():
+        return href
+    try:
+        query = quote(query, safe=_QUERY_SAFE, encoding=_query_encoding(encoding), errors="linkrot-url")
+    except LookupError:  # an encoding Python does not know: UTF-8, as ada would
+        return href
+    return f"{path}?{query}{hash_}{fragment}"
+
+
+def _why_invalid(href: str) -> str:
+    """A short reason for an href the URL standard rejects (for the report, not for logic)."""
+    try:
+        parts = urlsplit(href)
+        if parts.netloc:
+            parts.port  # noqa: B018 - raises ValueError when the port is out of range or not a number
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        return "invalid port" if "port" in str(exc).lower() else "invalid host"
+    if parts.scheme.lower() in _SCHEMES or href.startswith(("//", "\\\\")):
+        return "no host" if not parts.hostname else "invalid host"
+    return "not a valid URL"
+
+
+def document_base(document_url: str, base_href: str | None) -> str:
+    """The URL relative links of a page resolve against: its ``<base href>``, or the page's own URL.
+
+    A ``<base href>`` is itself relative to the page; one that is malformed or
+    not http(s) is ignored, as browsers do (https://html.spec.whatwg.org/#frozen-base-url).
+    """
+    if base_href:
+        try:
+            joined = ada_url.join_url(document_url, base_href.strip(_C0_AND_SPACE))
+        except ValueError:
+            return document_url
+        if joined.startswith(("http:", "https:")):
+            return joined
+    return document_url
+
+
+def absolute_url(base: str, href: str) -> str | None:
+    """Resolve ``href`` against ``base`` and normalize it (None if not http(s), or malformed)."""
+    return resolve(base, href).url
 
 
 def _netloc_end(url: str) -> int:

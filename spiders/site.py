@@ -26,7 +26,7 @@ from linkrot.frontier import Frontier
 from linkrot.items import Link, UrlResult
 from linkrot.reader import PageFacts, header_values, read_page
 from linkrot.redirects import summarize
-from linkrot.results import count_result, describe_page
+from linkrot.results import count_result, describe_page, invalid_result
 from linkrot.run import Run, RunSpec
 from linkrot.soft404 import NotFoundTemplate, probe_path
 from linkrot.store import DiskSeen
@@ -121,29 +121,32 @@ class SiteSpider(SitemapsMixin, HopSpider):
 
     # -- what to request ----------------------------------------------------------------
 
-    def url_request(self, url: str, depth: int | None, via: str) -> Request:
-        internal = self.scope.is_internal(url)
-        meta = {
-            "linkrot_kind": "page" if internal else "external",
-            "linkrot_depth": depth,
-            "linkrot_via": via,
-        }
-        if not internal:
+    def url_request(self, url: str, depth: int | None, via: str, resource: bool = False) -> Request:
+        kind = "resource" if resource else "page" if self.scope.is_internal(url) else "external"
+        meta = {"linkrot_kind": kind, "linkrot_depth": depth, "linkrot_via": via}
+        if kind != "page":
             # a status check of one URL is not crawling: external hosts' robots.txt is not fetched
             meta["dont_obey_robotstxt"] = True
         priority = -10_000 if via == "sitemap" else -(depth or 0) * 10  # breadth first
-        return self.fetch(url, meta=meta, method="GET" if internal else "HEAD", priority=priority)
+        return self.fetch(url, meta=meta, method="GET" if kind == "page" else "HEAD", priority=priority)
 
     def schedule(self, links: list[Link], depth: int | None) -> Iterator[Any]:
-        for admitted in self.frontier.admit_all(links, depth):
-            yield self.url_request(admitted.url, admitted.depth, "link")
-        yield from self.frontier.take_traps()
+        frontier = self.frontier
+        valid = []
+        for link in links:
+            if not link.invalid:
+                valid.append(link)
+            elif frontier.claim(link.target_url):  # an href that is no URL: a row of its own, as written
+                yield count_result(self.crawler.stats, invalid_result(link, depth))
+        for admitted in frontier.admit_all(valid, depth):
+            yield self.url_request(admitted.url, admitted.depth, "link", admitted.resource)
+        yield from frontier.take_traps()
 
     def on_headers(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:
         """Stop reading bodies linkrot does not parse: external pages, non-HTML files."""
         kind = request.meta.get("linkrot_kind")
         content_type = headers.get(b"Content-Type")
-        if kind == "external" or (
+        if kind in ("external", "resource") or (
             kind == "page" and content_type and not content_type.lower().startswith(_HTML_TYPES)
         ):
             raise StopDownload(fail=False)
@@ -160,13 +163,13 @@ class SiteSpider(SitemapsMixin, HopSpider):
             # example.com -> https://www.example.com/: crawl the site the start URL lands on
             logger.info("linkrot: the start URL redirects to %s; crawling that site", response.url)
             self.scope = Scope(response.url, subdomains=self.config.subdomains)
-        if not (self.scope.is_internal(response.url) and isinstance(response, HtmlResponse)):
+        if meta["linkrot_kind"] != "page" or not self.scope.is_internal(response.url):
             return None
+        if not isinstance(response, HtmlResponse):
+            return None
+        x_robots = header_values(response.headers.getlist(b"X-Robots-Tag"))
         return read_page(
-            response.url,
-            response.body,
-            response.encoding,
-            header_values(response.headers.getlist(b"X-Robots-Tag")),
+            response.url, response.body, response.encoding, x_robots, anchor_ids=self.config.fragments
         )
 
     def arrived(self, end: Ending) -> Iterator[Any]:
@@ -178,12 +181,12 @@ class SiteSpider(SitemapsMixin, HopSpider):
             "http_status": end.code,
             "final_url": end.final_url,
             "error": end.error,
+            "is_resource": meta["linkrot_kind"] == "resource",
         }
         for i, hop in enumerate(chain):
             url = hop["url"]
-            if i and not frontier.claim(
-                url
-            ):  # the origin is claimed already; a hop once, by whoever ends first
+            # the origin is claimed already; a hop once, by whoever ends first
+            if i and not frontier.claim(url):
                 continue
             yield count_result(
                 self.crawler.stats,
@@ -228,4 +231,6 @@ class SiteSpider(SitemapsMixin, HopSpider):
             template=self.template,
             threshold=self.config.soft404_threshold,
             is_internal=self.scope.is_internal,
+            resources=self.config.resources,
+            fragments=self.config.fragments,
         )

@@ -51,6 +51,16 @@ class Crawl:
         return rows[0]
 
 
+def log_problems(log: str) -> dict[str, list[str]]:
+    """The WARNING, ERROR and CRITICAL lines of a crawl's log, and its tracebacks."""
+    lines = log.splitlines()
+    found: dict[str, list[str]] = {
+        level: [line for line in lines if f"] {level}:" in line] for level in ("WARNING", "ERROR", "CRITICAL")
+    }
+    found["Traceback"] = [line for line in lines if line.startswith("Traceback")]
+    return found
+
+
 def run_scrapy(args: list[str], *, cwd: Path = ROOT, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
     return subprocess.run(

@@ -19,7 +19,6 @@ T = "https://www.acme-widgets.test"
 SITE = f"{T}/"
 
 
-@pytest.fixture
 def rows_of(store: Store, sql: str, params=()) -> list[dict]:
     return list(sqlite_utils.Database(store.path).query(sql, params))
 

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -727,7 +728,8 @@ def test_explore_runs_datasette_read_only_on_every_database_given(db, tmp_path):
         f"-m datasette serve {db} --host 127.0.0.1 --port 9001 --setting sql_time_limit_ms 5000"
     )
     other = tmp_path / "example.com.db"
-    other.write_bytes(Path(db).read_bytes())
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(other)) as copy:
+        source.backup(copy)  # a whole copy: the file alone may miss what is still in the WAL
     result = run("explore", str(other), "--db", db, "--open", "--dry-run")
     assert f"datasette serve {other} {db} --host" in result.stdout
     assert result.stdout.rstrip().endswith("--open")
@@ -740,7 +742,8 @@ def test_explore_prints_metadata_keyed_by_the_names_datasette_gives(db, tmp_path
 
     twin = tmp_path / "twin" / Path(db).name
     twin.parent.mkdir()
-    twin.write_bytes(Path(db).read_bytes())
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(twin)) as copy:
+        source.backup(copy)  # a whole copy: the file alone may miss what is still in the WAL
     result = run("explore", db, str(twin), "--metadata")
     assert result.exit_code == 0, result.stderr
     meta = yaml.safe_load(result.stdout)
@@ -789,7 +792,7 @@ def test_every_command_has_an_example_and_is_documented(name):
 def test_the_documented_commands_and_exit_codes_exist():
     doc = CLI_DOC.read_text()
     assert set(re.findall(r"(?:`|\$ |## )linkrot ([a-z]+)", doc)) <= set(cli.commands)
-    codes = {int(c) for c in re.findall(r"^\| (\d) \|", doc, re.M)}
+    codes = {int(c) for c in re.findall(r"^\| (\d) \|", doc, re.MULTILINE)}
     assert codes == {cli_module.OK, cli_module.PROBLEMS, cli_module.ERROR, cli_module.USAGE}
     # the exit codes say what they mean, as the group's own help does
-    assert re.search(r"^\| 2 \| problems found", doc, re.M) and re.search(r"^\| 3 \| bad usage", doc, re.M)
+    assert re.search(r"^\| 2 \| problems found", doc, re.MULTILINE) and re.search(r"^\| 3 \| bad usage", doc, re.MULTILINE)

@@ -20,7 +20,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from linkrot import settings as linkrot_settings
-from linkrot.errors import ConfigError, NothingToCheckError, RunLockedError
+from linkrot.errors import ConfigError, NotALinkrotDatabaseError, NothingToCheckError, RunLockedError
 from linkrot.items import SitemapEntry, TrapEntry, UrlResult
 from linkrot.middlewares import RetryAfterMiddleware
 from linkrot.run import Run
@@ -148,3 +148,14 @@ def test_a_bad_retry_after_setting_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ConfigError, match="LINKROT_RETRY_AFTER_MAX"):
         RetryAfterMiddleware.from_crawler(crawler)
+
+
+def test_a_run_never_writes_into_another_programs_database(tmp_path):
+    other = tmp_path / "crm.db"
+    sqlite_utils.Database(other)["customers"].insert({"name": "Ada"})
+    with pytest.raises(NotALinkrotDatabaseError, match="crm.db is not a linkrot database"):
+        Run.from_crawler(crawler_for(SiteSpider, other, url=SITE))
+    assert sqlite_utils.Database(other).table_names() == ["customers"]
+    (tmp_path / "notes.db").write_text("not sqlite at all " * 100)
+    with pytest.raises(NotALinkrotDatabaseError):
+        Run.from_crawler(crawler_for(SiteSpider, tmp_path / "notes.db", url=SITE))

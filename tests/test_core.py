@@ -31,7 +31,9 @@ def test_parse_html_reads_head_and_links():
     assert page.base_href == "/base/"
     assert page.canonical == "/canon"
     assert page.meta_robots == "noindex"
-    assert page.refresh_url == "/next"
+    assert page.refresh_url is None  # 5 seconds: a page people see, not a redirect
+    assert page.refresh_delay == 5
+    assert ("/next", "meta", "refresh") in [(link.href, link.kind, link.rel) for link in page.links]
     assert [(a.href, a.text, a.rel) for a in page.anchors] == [
         ("/one", "One bold", "nofollow ugc"),
         ("/two", "Logo alt", ""),

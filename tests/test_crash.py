@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, check_backlinks, crawl
+from conftest import ROOT, check_backlinks, crawl, log_problems
 
 from demo.server import SiteServer
 
@@ -104,6 +104,8 @@ def test_sigkill_mid_site_crawl_then_resume(big_site, tmp_path):
 
     resumed = crawl(db, url, LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_MAX_PAGES=0)
     assert resumed.db["runs"].count == 1 and resumed.run["state"] == "finished"
+    problems = log_problems(resumed.log)  # a resume is routine: nothing to warn about, no traceback
+    assert not any(problems.values()), problems
     assert resumed.stats["linkrot/resume/done"] >= done
     clean = crawl(tmp_path / "clean.db", url, LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_MAX_PAGES=0)
     sql = "SELECT url, status FROM pages ORDER BY url"
@@ -170,6 +172,8 @@ def test_ctrl_c_leaves_a_consistent_resumable_run(big_site, tmp_path):
     assert integrity(db) == "ok"
     resumed = crawl(db, url, LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_MAX_PAGES=0)
     assert resumed.db["runs"].count == 1 and resumed.run["state"] == "finished"
+    problems = log_problems(resumed.log)  # a resume is routine: nothing to warn about, no traceback
+    assert not any(problems.values()), problems
     assert resumed.db["pages"].count == PAGES + PAGES // 50
 
 

@@ -14,7 +14,7 @@ from linkrot.status import Status, Verdict
 from linkrot.verify import judge
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "expected.json").is_file())  # golden/links: extraction
 
 
 @pytest.mark.parametrize("case", CASES)

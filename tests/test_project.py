@@ -58,7 +58,7 @@ def test_demo_command_crawls_and_summarizes(tmp_path):
     proc = run_demo("--db", str(db))
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "7 broken links" in out and "1 soft 404s" in out and "1 orphans" in out
+    assert "7 broken links, 2 broken resources" in out and "1 soft 404s" in out and "1 orphans" in out
     assert "redirect_loop" in out and "orphan-offer.html" in out
     assert f"datasette {db}" in out
     # the backlinks of the bundled export: one of each verdict it was made for
@@ -234,13 +234,14 @@ def test_every_status_and_verdict_is_documented():
 
 
 def _store_schema(tmp_path: Path) -> dict[str, dict[str, list[str]]]:
-    store = Store(tmp_path / "linkrot.db")
+    Store(tmp_path / "linkrot.db").close()  # created and migrated; the store has no raw-SQL door
+    db = sqlite_utils.Database(tmp_path / "linkrot.db")
     schema: dict[str, dict[str, list[str]]] = {"table": {}, "view": {}}
-    for kind, name in store.conn.execute(
+    for kind, name in db.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
-    ):
-        schema[kind][name] = [r[1] for r in store.conn.execute(f"PRAGMA table_info([{name}])")]
-    store.close()
+    ).fetchall():
+        schema[kind][name] = [r[1] for r in db.execute(f"PRAGMA table_info([{name}])").fetchall()]
+    db.close()
     return schema
 
 

@@ -14,6 +14,8 @@ from linkrot.matching import find_link, link_key, same_page, site_key
 from linkrot.urls import normalize_url
 
 LABEL = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12)
+# a top-level label is never all digits: browsers read such a host as an IPv4 address (WHATWG)
+TLD = st.text(string.ascii_lowercase, min_size=2, max_size=6)
 SEGMENT = st.text(string.ascii_letters + string.digits + "-_.~%", min_size=1, max_size=10).filter(
     lambda s: s not in (".", "..")
 )
@@ -21,7 +23,7 @@ SEGMENT = st.text(string.ascii_letters + string.digits + "-_.~%", min_size=1, ma
 
 @st.composite
 def urls(draw, host=None):
-    host = host or draw(st.lists(LABEL, min_size=2, max_size=4).map(".".join))
+    host = host or ".".join([*draw(st.lists(LABEL, min_size=1, max_size=3)), draw(TLD)])
     path = "/" + "/".join(draw(st.lists(SEGMENT, max_size=4)))
     query = draw(st.one_of(st.just(""), st.text(string.ascii_lowercase + "=&", min_size=1, max_size=8)))
     return f"https://{host}{path}" + (f"?{query}" if query else "")

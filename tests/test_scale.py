@@ -72,6 +72,8 @@ def _config(**overrides) -> SiteConfig:
             "LINKROT_SITEMAP": True,
             "LINKROT_MAX_QUERY_VARIANTS": 0,
             "LINKROT_RESUME": True,
+            "LINKROT_CHECK_RESOURCES": True,
+            "LINKROT_CHECK_FRAGMENTS": False,
         },
         {"url": "https://www.site.test/", **overrides},
     )

@@ -27,7 +27,11 @@ def test_broken_links_name_page_target_status_and_anchor(demo_crawl, site):
     assert broken[(site, "http://127.0.0.1:9/")]["status"] == "connection_refused"
     closed = broken[(site, demo_crawl_origin(site, "localhost") + "partners/closed-shop.html")]
     assert closed["status"] == 404 and closed["rel"] == "nofollow" and closed["is_internal"] == 0
-    assert len(broken) == 7
+    assert len([r for r in broken.values() if r["kind"] == "a"]) == 7
+    # the about page's missing stylesheet and photo: resources, reported apart
+    resources = {r["url"].removeprefix(site): r["kind"] for r in demo_crawl.rows("broken_resources")}
+    assert resources == {"css/about.css": "stylesheet", "images/workshop-1999.jpg": "img"}
+    assert len(broken) == 9
 
 
 def demo_crawl_origin(site: str, host: str) -> str:
@@ -100,10 +104,10 @@ def test_pages_carry_page_facts(demo_crawl, site):
 
 def test_stats_count_every_status(demo_crawl):
     stats = demo_crawl.stats
-    assert stats["linkrot/status/not_found"] == 5
+    assert stats["linkrot/status/not_found"] == 7  # 5 links, 2 resources
     assert stats["linkrot/status/redirect_loop"] == 2
     assert stats["linkrot/status/connection_refused"] == 1
-    assert stats["linkrot/view/broken_links"] == 7
+    assert stats["linkrot/view/broken_links"] == 9  # 7 links people follow, 2 resources
     assert stats["linkrot/view/orphans"] == 1
     assert demo_crawl.run["state"] == "finished"
 
@@ -114,7 +118,7 @@ def test_rerun_adds_a_run_not_duplicate_rows(demo_server, tmp_path):
     pages = first.db["pages"].count
     second = crawl(db, f"{demo_server.origin}/")
     assert second.db["pages"].count == pages
-    assert second.db["broken_links"].count == 7
+    assert second.db["broken_links"].count == 9
     assert second.db["runs"].count == 2
 
 
@@ -194,3 +198,68 @@ def test_missing_url_is_a_clear_error(tmp_path):
 
     proc = run_scrapy(["crawl", "site", "-s", f"LINKROT_DB={tmp_path / 'x.db'}"])
     assert "the site spider needs a start URL" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def kinds(vhost_server, tmp_path_factory):
+    """A page with every kind of link: images, srcset, stylesheet, script, frame, media, CSS, meta."""
+    origin = f"http://kinds.test:{vhost_server.port}/"
+    db = tmp_path_factory.mktemp("kinds") / "x.db"
+    return origin, crawl(db, origin, "fragments=1", LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_SITEMAP=False)
+
+
+def test_every_kind_of_link_is_checked_and_broken_resources_are_reported_by_kind(kinds):
+    origin, result = kinds
+    broken = {r["url"].removeprefix(origin): r for r in result.rows("broken_links")}
+    assert {url: (r["kind"], r["status"]) for url, r in broken.items() if not url.startswith("http")} == {
+        "css/missing.css": ("stylesheet", 404),
+        "img/missing-og.png": ("meta", 404),
+        "img/missing-bg.png": ("css", 404),
+        "img/missing.png": ("img", 404),
+        "img/missing-2x.png": ("srcset", 404),
+        "media/missing.mp4": ("media", 404),
+    }
+    resources = {r["url"].removeprefix(origin) for r in result.rows("broken_resources")}
+    assert resources == {url for url in broken if not url.startswith("http")}
+    # resources are checked with HEAD and never parsed as pages
+    logo = result.one("pages", url=origin + "img/ok.png")
+    assert logo["status"] == 200
+    assert result.db.execute("SELECT is_resource FROM urls WHERE url = ?", [origin + "img/ok.png"]).fetchone()[0]
+    assert result.stats["linkrot/resources"] >= 8
+    fetched = {r["url"] for r in result.db.query("SELECT url FROM urls")}
+    assert not [u for u in fetched if "cdn.kinds.test" in u or u.startswith("mailto")]  # hints, mail: not links
+
+
+def test_malformed_hrefs_are_rows_with_the_href_as_written(kinds):
+    origin, result = kinds
+    invalid = {r["url"]: r for r in result.rows("broken_links") if r["status"] == "invalid_url"}
+    assert set(invalid) == {"http://localhost]", "http://kinds.test:70000/"}
+    assert invalid["http://localhost]"]["error"] == "invalid URL: invalid host"
+    assert invalid["http://kinds.test:70000/"]["error"] == "invalid URL: invalid port"
+    assert invalid["http://localhost]"]["source_url"] == origin and invalid["http://localhost]"]["kind"] == "a"
+
+
+def test_frames_and_delayed_refresh_pages_are_crawled_as_pages(kinds):
+    origin, result = kinds
+    pages = {r["url"] for r in result.rows("pages")}
+    assert origin + "from-frame.html" in pages  # the frame was parsed, its links followed
+    assert origin + "from-refresh.html" in pages  # a 5-second refresh is a page people read
+    refresh = result.one("pages", url=origin + "refresh.html")
+    assert refresh["status"] == 200 and refresh["hops"] == 0
+    # the canonical <link> came first, the <a href> to the same page still made it crawled as a page
+    assert result.one("pages", url=origin + "guide.html")["title"] == "Guide"
+
+
+def test_links_to_missing_sections_are_reported_when_asked(kinds):
+    origin, result = kinds
+    assert [(r["url"], r["fragment"]) for r in result.rows("broken_fragments")] == [
+        (origin + "guide.html", "no-such-section")
+    ]
+
+
+def test_resource_checks_can_be_switched_off(vhost_server, tmp_path):
+    origin = f"http://kinds.test:{vhost_server.port}/"
+    result = crawl(tmp_path / "x.db", origin, "resources=0", LINKROT_RESOLVE="*.test=127.0.0.1")
+    assert not result.rows("broken_resources")
+    assert {r["kind"] for r in result.rows("broken_links")} == {"a"}  # the malformed links stay
+    assert "linkrot/resources" not in result.stats

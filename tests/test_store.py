@@ -228,6 +228,7 @@ def test_site_summary_counts_and_lists_what_the_latest_crawl_found(tmp_path):
         "pages": 4,
         "blocked": 1,
         "broken_links": 1,
+        "broken_resources": 0,
         "redirect_chains": 1,
         "redirect_loops": 0,
         "soft_404s": 0,
@@ -236,7 +237,7 @@ def test_site_summary_counts_and_lists_what_the_latest_crawl_found(tmp_path):
     text = site_summary(store)
     assert f"Site {SITE} (run {run})" in text
     assert (
-        "4 pages, 1 broken links, 1 redirecting URLs (0 in loops), 0 soft 404s, 1 orphans, 1 blocked" in text
+        "4 pages, 1 broken links, 0 broken resources, 1 redirecting URLs (0 in loops), 0 soft 404s, 1 orphans, 1 blocked" in text
     )
     assert f"    404  {SITE}gone  {SITE}" in text  # status, url, the page it was found on
     assert f"    1  200  {SITE}old  {SITE}" in text  # hops, final status, url, where it ends

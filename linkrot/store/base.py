@@ -5,19 +5,20 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from ..errors import NotALinkrotDatabaseError
 from .schema import migrate
 
 DEFAULT_DB = "data/linkrot.db"
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def schema_version(path: str | Path) -> int:
@@ -29,6 +30,32 @@ def schema_version(path: str | Path) -> int:
     """
     with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as probe:
         return probe.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_database(path: str | Path, *, must_exist: bool = False) -> None:
+    """Refuse a file that is not a linkrot database, before anything writes to it.
+
+    A missing or empty file is a new database (``must_exist``: an error, for commands that only
+    read); a SQLite file of another program, or no SQLite file at all, is
+    :class:`~linkrot.errors.NotALinkrotDatabaseError`.
+    """
+    file = Path(path)
+    if str(path) == ":memory:":
+        return
+    if not file.is_file() or file.stat().st_size == 0:
+        if must_exist:
+            raise NotALinkrotDatabaseError(
+                f"no database at {path} (crawl first: scrapy crawl site -a url=..., or pass --db)"
+            )
+        return
+    try:
+        version = schema_version(file)
+        with closing(sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)) as probe:
+            tables = probe.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise NotALinkrotDatabaseError(f"{path} is not a linkrot database: {exc}") from None
+    if not version and (tables or must_exist):
+        raise NotALinkrotDatabaseError(f"{path} is not a linkrot database: no linkrot tables in it")
 
 
 class Connection:

@@ -14,7 +14,7 @@ from typing import Any
 from ..status import Change, Status, Triage, Verdict
 from ..urls import host_of
 from .base import Connection
-from .schema import LOST_VERDICTS, VIEWS, sql_list
+from .schema import LOST_VERDICTS, PAGE_KINDS, VIEWS, sql_list
 
 
 def _limit(limit: int | None) -> int:
@@ -40,9 +40,10 @@ class Queries(Connection):
     def problem_totals(self) -> dict[str, int]:
         """How much of each problem the latest crawls found (the report's summary)."""
         row = self._rows(
-            """
+            f"""
             SELECT (SELECT count(*) FROM broken_backlinks) AS broken_backlinks,
-                   (SELECT count(*) FROM broken_links) AS broken_links,
+                   (SELECT count(*) FROM broken_links WHERE kind IN {PAGE_KINDS}) AS broken_links,
+                   (SELECT count(*) FROM broken_resources) AS broken_resources,
                    (SELECT count(*) FROM pages) AS pages,
                    (SELECT count(*) FROM redirect_chains WHERE hops >= 2 AND is_loop = 0) AS redirect_chains,
                    (SELECT count(*) FROM redirect_chains WHERE is_loop = 1) AS redirect_loops,
@@ -72,12 +73,16 @@ class Queries(Connection):
         """Our dead targets that live backlinks point to, most valuable first (``broken_backlinks``)."""
         return self._rows("SELECT * FROM broken_backlinks LIMIT ?", [_limit(limit)])
 
-    def broken_link_targets(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Broken link targets of the latest crawls, linked from the most pages first."""
+    def broken_link_targets(self, limit: int | None = None, *, resources: bool = False) -> list[dict[str, Any]]:
+        """Broken link targets of the latest crawls, linked from the most pages first.
+
+        ``resources``: the images, scripts, stylesheets... pages load, instead of the links people follow.
+        """
+        kinds = f"kind {'NOT ' if resources else ''}IN {PAGE_KINDS}"
         return self._rows(
-            """SELECT url, status, count(DISTINCT source_url) AS pages, min(source_url) AS found_on,
-                      max(anchor_text) AS anchor_text
-               FROM broken_links GROUP BY url ORDER BY pages DESC, url LIMIT ?""",
+            f"""SELECT url, status, min(kind) AS kind, count(DISTINCT source_url) AS pages,
+                      min(source_url) AS found_on, max(anchor_text) AS anchor_text
+               FROM broken_links WHERE {kinds} GROUP BY url ORDER BY pages DESC, url LIMIT ?""",
             [_limit(limit)],
         )
 
@@ -187,7 +192,9 @@ class Queries(Connection):
             f"""
             SELECT (SELECT count(*) FROM pages WHERE run_id = :run) AS pages,
                    (SELECT count(*) FROM pages WHERE run_id = :run AND outcome = '{Status.BLOCKED}') AS blocked,
-                   (SELECT count(*) FROM broken_links WHERE run_id = :run) AS broken_links,
+                   (SELECT count(*) FROM broken_links WHERE run_id = :run AND kind IN {PAGE_KINDS})
+                       AS broken_links,
+                   (SELECT count(*) FROM broken_resources WHERE run_id = :run) AS broken_resources,
                    (SELECT count(*) FROM redirect_chains WHERE run_id = :run) AS redirect_chains,
                    (SELECT count(*) FROM redirect_chains WHERE run_id = :run AND is_loop = 1) AS redirect_loops,
                    (SELECT count(*) FROM soft_404s WHERE run_id = :run) AS soft_404s,
@@ -212,10 +219,18 @@ class Queries(Connection):
         return rows[0] if rows else None
 
     def run_broken_links(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
-        """Broken links of a site crawl: ``status``, ``url``, ``found_on``."""
+        """Broken links (that people follow) of a site crawl: ``status``, ``url``, ``found_on``."""
         return self._rows(
-            "SELECT status, url, source_url AS found_on FROM broken_links WHERE run_id = ? "
+            f"SELECT status, url, source_url AS found_on FROM broken_links WHERE run_id = ? AND kind IN {PAGE_KINDS} "
             "ORDER BY status, url LIMIT ?",
+            [run_id, _limit(limit)],
+        )
+
+    def run_broken_resources(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+        """Broken images, scripts, stylesheets... of a site crawl: ``status``, ``kind``, ``url``, ``found_on``."""
+        return self._rows(
+            "SELECT status, kind, url, source_url AS found_on FROM broken_resources WHERE run_id = ? "
+            "ORDER BY status, kind, url LIMIT ?",
             [run_id, _limit(limit)],
         )
 

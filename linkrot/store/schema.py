@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from importlib import resources
 
 from ..anchors import HEALTHY_RANGES
+from ..extract import LinkKind
 from ..status import Change, Status, Triage, Verdict
 
 _MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.sql")
@@ -72,6 +73,9 @@ _TRIAGE = (
     + f" ELSE '{Triage.OK}' END"
 )
 
+# links people follow (the rest are resources a page loads: images, scripts, stylesheets...)
+PAGE_KINDS = sql_list([LinkKind.A, LinkKind.FRAME])
+
 VIEWS: dict[str, str] = {
     "latest_site_runs": """
         SELECT max(id) AS run_id, site FROM runs WHERE spider = 'site' GROUP BY site
@@ -86,7 +90,8 @@ VIEWS: dict[str, str] = {
     """,
     "broken_links": f"""
         SELECT l.source_url, l.target_url AS url, coalesce(u.http_status, u.outcome) AS status,
-               l.anchor_text, l.rel, l.is_internal, u.outcome, u.final_url, u.hops, u.error, l.run_id
+               l.anchor_text, l.rel, l.is_internal, u.outcome, u.final_url, u.hops, u.error, l.run_id,
+               l.kind
         FROM links l
         JOIN latest_site_runs r ON l.run_id = r.run_id
         JOIN urls u ON u.run_id = l.run_id AND u.url = l.target_url
@@ -241,6 +246,18 @@ VIEWS: dict[str, str] = {
         WHERE e.change = '{Change.LOST}' AND e.cancelled = 0
         GROUP BY b.source_domain, day HAVING count(*) >= {_SPIKE_MIN}
         ORDER BY losses DESC
+    """,
+    "broken_resources": f"""
+        SELECT b.source_url, b.url, b.status, b.kind, b.is_internal, b.outcome, b.final_url, b.error, b.run_id
+        FROM broken_links b WHERE b.kind NOT IN {PAGE_KINDS}
+    """,
+    "broken_fragments": """
+        SELECT f.source_url, f.target_url AS url, f.fragment, l.anchor_text, l.kind, f.run_id
+        FROM link_fragments f
+        JOIN latest_site_runs r ON f.run_id = r.run_id
+        JOIN page_anchors a ON a.run_id = f.run_id AND a.url = f.target_url
+        LEFT JOIN links l ON l.run_id = f.run_id AND l.source_url = f.source_url AND l.target_url = f.target_url
+        WHERE NOT EXISTS (SELECT 1 FROM json_each(a.ids) WHERE value = f.fragment)
     """,
     "crawl_traps": """
         SELECT t.pattern, t.reason, t.example, t.run_id

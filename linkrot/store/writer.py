@@ -23,24 +23,22 @@ def _int(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-_URL_COLUMNS = (
-    "run_id url is_internal outcome http_status final_url found_via depth method content_type "
-    "size elapsed_ms title h1 canonical_url meta_robots x_robots_tag noindex nofollow chain hops "
-    "is_loop temp_redirect to_home soft_404 soft_404_reason similarity error fetched_at"
-).split()
+_URL_COLUMNS = ["run_id", "url", "is_internal", "outcome", "http_status", "final_url", "found_via", "depth", "method", "content_type", "size", "elapsed_ms", "title", "h1", "canonical_url", "meta_robots", "x_robots_tag", "noindex", "nofollow", "chain", "hops", "is_loop", "temp_redirect", "to_home", "soft_404", "soft_404_reason", "similarity", "error", "fetched_at", "is_resource"]
 _URL_SQL = (
     f"INSERT OR REPLACE INTO urls ({', '.join(_URL_COLUMNS)}) VALUES ({', '.join('?' * len(_URL_COLUMNS))})"
 )
+# a URL checked as a resource (HEAD, not parsed) never replaces its row as a page, which says more
+_RESOURCE_SQL = _URL_SQL.replace("INSERT OR REPLACE", "INSERT OR IGNORE")
 _LINK_SQL = (
-    "INSERT OR IGNORE INTO links (run_id, source_url, target_url, anchor_text, rel, nofollow, is_internal) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO links (run_id, source_url, target_url, anchor_text, rel, nofollow, is_internal, kind) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_FRAGMENT_SQL = (
+    "INSERT OR IGNORE INTO link_fragments (run_id, source_url, target_url, fragment) VALUES (?, ?, ?, ?)"
+)
+_ANCHORS_SQL = "INSERT OR REPLACE INTO page_anchors (run_id, url, ids) VALUES (?, ?, ?)"
 _SITEMAP_SQL = "INSERT OR IGNORE INTO sitemap_urls (run_id, url, sitemap) VALUES (?, ?, ?)"
-_BACKLINK_COLUMNS = (
-    "source_url target_url any_target target_site source_host source_domain anchor source_title authority "
-    "authority_metric first_seen last_seen nofollow ugc sponsored lost_status extra source_format "
-    "first_imported_at last_imported_at anchors vendor_chain toxic_score last_import_id"
-).split()
+_BACKLINK_COLUMNS = ["source_url", "target_url", "any_target", "target_site", "source_host", "source_domain", "anchor", "source_title", "authority", "authority_metric", "first_seen", "last_seen", "nofollow", "ugc", "sponsored", "lost_status", "extra", "source_format", "first_imported_at", "last_imported_at", "anchors", "vendor_chain", "toxic_score", "last_import_id"]
 # a newer export refreshes what the vendor knows; an empty cell never erases a known fact
 _KEEP_FIRST = {"first_seen", "first_imported_at", "target_site", "source_host", "source_domain"}
 # One export listing a pair twice (an image link and a text link) is one backlink: the first
@@ -77,11 +75,7 @@ _BACKLINK_IMPORT_SQL = (
     "INSERT OR IGNORE INTO backlink_imports (import_id, backlink_id, line) "
     "SELECT ?, id, ? FROM backlinks WHERE source_url = ? AND target_url = ?"
 )
-_CHECK_COLUMNS = (
-    "backlink_id run_id status reason outcome http_status final_url chain hops link_found rendered linked_url "
-    "anchor_text rel nofollow noindex canonical_url target_changed evidence error elapsed_ms checked_at "
-    "anchor_class mentions_site rechecked"
-).split()
+_CHECK_COLUMNS = ["backlink_id", "run_id", "status", "reason", "outcome", "http_status", "final_url", "chain", "hops", "link_found", "rendered", "linked_url", "anchor_text", "rel", "nofollow", "noindex", "canonical_url", "target_changed", "evidence", "error", "elapsed_ms", "checked_at", "anchor_class", "mentions_site", "rechecked"]
 _CHECK_SQL = (
     f"INSERT OR REPLACE INTO backlink_checks ({', '.join(_CHECK_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_CHECK_COLUMNS))})"
@@ -211,10 +205,13 @@ class Writer(Connection):
 
     def write_results(self, run_id: int, results: Iterable[UrlResult]) -> None:
         now = utcnow()
-        url_rows = []
+        url_rows: list[tuple] = []
+        resource_rows: list[tuple] = []
         link_rows = []
+        fragment_rows = []
+        anchor_rows = []
         for r in results:
-            url_rows.append(
+            (resource_rows if r.is_resource else url_rows).append(
                 (
                     run_id,
                     r.url,
@@ -245,15 +242,31 @@ class Writer(Connection):
                     r.similarity,
                     r.error,
                     now,
+                    int(r.is_resource),
                 )
             )
-            link_rows.extend(
-                (run_id, r.url, l.target_url, l.anchor_text, l.rel, int(l.nofollow), int(l.is_internal))
-                for l in r.links
-            )
+            for l in r.links:
+                link_rows.append(
+                    (
+                        run_id,
+                        r.url,
+                        l.target_url,
+                        l.anchor_text,
+                        l.rel,
+                        int(l.nofollow),
+                        int(l.is_internal),
+                        l.kind,
+                    )
+                )
+                fragment_rows.extend((run_id, r.url, l.target_url, f) for f in l.fragments)
+            if r.anchor_ids is not None:
+                anchor_rows.append((run_id, r.url, json.dumps(sorted(r.anchor_ids))))
         with self._conn:
             self._conn.executemany(_URL_SQL, url_rows)
+            self._conn.executemany(_RESOURCE_SQL, resource_rows)
             self._conn.executemany(_LINK_SQL, link_rows)
+            self._conn.executemany(_FRAGMENT_SQL, fragment_rows)
+            self._conn.executemany(_ANCHORS_SQL, anchor_rows)
 
     def write_checks(self, run_id: int, checks: Iterable[BacklinkCheck]) -> None:
         now = utcnow()
