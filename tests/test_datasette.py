@@ -330,6 +330,7 @@ def test_canned_queries_are_read_only_selects():
         "status_breakdown",
         "redirect_chains_longest",
         "broken_links_by_page",
+        "broken_resources_by_kind",
         "soft_404s_and_orphans",
         "referring_domains_over_time",
         "loss_rate_by_month",
@@ -424,7 +425,7 @@ def test_metadata_is_served_with_descriptions_and_facets(datasette):
     served = datasette.get("/-/metadata.json")["databases"][NAME]["tables"]
     for name, facets in {
         "pages": {"status", "outcome"},
-        "broken_links": {"status", "outcome"},
+        "broken_links": {"status", "outcome", "kind"},
         "backlink_status": {"status", "triage", "source_domain"},
         "triage": {"triage", "status"},
         "broken_backlinks": {"status"},
