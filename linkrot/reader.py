@@ -90,6 +90,10 @@ def links_of(
                 nofollow = facts.nofollow or rel_is_nofollow(link.rel)
                 found = Link(url, link.text, link.rel, nofollow, is_internal(url), link.kind.value, is_page)
             links[url] = found
+        elif is_page and not found.is_page:
+            # an image of the URL came first, a link people follow to it too: it is a page to crawl
+            found.is_page, found.kind = True, link.kind.value
+            found.anchor_text = found.anchor_text or link.text
         if fragments and target.fragment and found.is_internal and is_page:
             fragment = unquote(target.fragment)
             if fragment not in _ALWAYS_THERE and fragment not in found.fragments:

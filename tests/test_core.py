@@ -131,3 +131,14 @@ def test_host_map():
 def test_host_map_rejects_bad_rules(value):
     with pytest.raises(ConfigError, match="LINKROT_RESOLVE"):
         HostMap.parse(value)
+
+
+def test_an_image_of_a_url_before_a_link_to_it_still_makes_it_a_page():
+    from linkrot.reader import links_of, read_page
+
+    html = b'<img src="/guide.html"><a href="/guide.html">The guide</a><img src="/logo.png">'
+    links = links_of(read_page("https://s.test/", html, "utf-8"), lambda url: True)
+    assert [(l.target_url, l.kind, l.is_page, l.anchor_text) for l in links] == [
+        ("https://s.test/guide.html", "a", True, "The guide"),
+        ("https://s.test/logo.png", "img", False, ""),
+    ]

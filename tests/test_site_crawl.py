@@ -222,9 +222,9 @@ def test_every_kind_of_link_is_checked_and_broken_resources_are_reported_by_kind
     resources = {r["url"].removeprefix(origin) for r in result.rows("broken_resources")}
     assert resources == {url for url in broken if not url.startswith("http")}
     # resources are checked with HEAD and never parsed as pages
-    logo = result.one("pages", url=origin + "img/ok.png")
-    assert logo["status"] == 200
-    assert result.db.execute("SELECT is_resource FROM urls WHERE url = ?", [origin + "img/ok.png"]).fetchone()[0]
+    logo = result.db.execute("SELECT http_status, is_resource, method FROM urls WHERE url = ?", [origin + "img/ok.png"])
+    assert logo.fetchone() == (200, 1, "HEAD")
+    assert not result.rows("pages", url=origin + "img/ok.png")  # a resource is not a page of the site
     assert result.stats["linkrot/resources"] >= 8
     fetched = {r["url"] for r in result.db.query("SELECT url FROM urls")}
     assert not [u for u in fetched if "cdn.kinds.test" in u or u.startswith("mailto")]  # hints, mail: not links

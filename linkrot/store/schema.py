@@ -86,7 +86,7 @@ VIEWS: dict[str, str] = {
                u.meta_robots, u.x_robots_tag, u.size, u.elapsed_ms, u.hops, u.soft_404,
                u.chain, u.found_via, u.error, u.fetched_at, u.run_id
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
-        WHERE u.is_internal = 1
+        WHERE u.is_internal = 1 AND u.is_resource = 0
     """,
     "broken_links": f"""
         SELECT l.source_url, l.target_url AS url, coalesce(u.http_status, u.outcome) AS status,
