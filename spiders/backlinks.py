@@ -18,7 +18,7 @@ from typing import Any
 from scrapy import Request, Spider, signals
 from scrapy.http import Response, TextResponse
 
-from linkrot import anchors
+from linkrot import anchors, render
 from linkrot import status as st
 from linkrot.backlinks_import import import_files
 from linkrot.config import BacklinksConfig, as_bool
@@ -28,9 +28,7 @@ from linkrot.guard import POLICY
 from linkrot.items import BacklinkCheck, UrlResult
 from linkrot.lock import RunLock
 from linkrot.matching import LinkMatch, find_link, site_key
-from linkrot.proxy import reserve_port
 from linkrot.redirects import location_hop, next_step, refresh_hop, summarize
-from linkrot.render import abort_request, find_chromium, launch_options, settle
 from linkrot.resolver import HostMap
 from linkrot.status import Status
 from linkrot.store import Store
@@ -41,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 _BASE_META = {"dont_redirect": True, "handle_httpstatus_all": True, "dont_merge_cookies": True}
 _QUEUE_BATCH = 500
-RENDER_SLOT = "linkrot-render"
 
 
 class BacklinksSpider(Spider):
@@ -64,43 +61,9 @@ class BacklinksSpider(Spider):
         )
         if str(settings.get("LINKROT_RENDER") or "auto").lower() == "never":
             return
-        handler = "linkrot.browser.SharedPlaywrightHandler"  # one driver and browser for http and https
-        settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="spider")
-        # Chromium connects through linkrot's proxy, which checks each address after DNS (linkrot.proxy)
-        proxy_port = reserve_port() if not settings.getbool("LINKROT_ALLOW_PRIVATE") else None
-        settings.set("LINKROT_BROWSER_PROXY_PORT", proxy_port or 0, priority="spider")
-        options = launch_options(
-            find_chromium(settings.get("LINKROT_CHROMIUM")),
-            HostMap.parse(settings.get("LINKROT_RESOLVE")),
-            proxy_port,
-        )
-        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
-        settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
-        # renders queue in a slot of their own, as wide as the browser: waiting for a browser page
-        # must not hold the slots that plain fetches need (measured: it slowed every check to the
-        # browser's pace)
-        slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
-        slots[RENDER_SLOT] = {"concurrency": settings.getint("LINKROT_RENDER_PAGES"), "delay": 0}
-        settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
-        settings.set("PLAYWRIGHT_MAX_CONTEXTS", 1, priority="spider")
-        settings.set(
-            "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("LINKROT_RENDER_PAGES"), priority="spider"
-        )
-        settings.set("PLAYWRIGHT_ABORT_REQUEST", abort_request, priority="spider")
-        settings.set(
-            "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT",
-            settings.getfloat("DOWNLOAD_TIMEOUT") * 1000,
-            priority="spider",
-        )
-        # the browser's memory counts in MEMUSAGE_* (scrapy-playwright's extension adds Chromium's processes)
-        extensions = dict(settings.getdict("EXTENSIONS"))
-        extensions.update(
-            {
-                "scrapy.extensions.memusage.MemoryUsage": None,
-                "scrapy_playwright.memusage.ScrapyPlaywrightMemoryUsageExtension": 0,
-            }
-        )
-        settings.set("EXTENSIONS", extensions, priority="spider")
+        # the browser's handler, launch options, render slot and memory budget (linkrot.render)
+        for name, value in render.configure(settings).items():
+            settings.set(name, value, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:
@@ -359,8 +322,6 @@ class BacklinksSpider(Spider):
     def render_request(
         self, meta: dict, chain: list[dict], response: Response, page: Page, headers: dict
     ) -> Request:
-        from scrapy_playwright.page import PageMethod
-
         self.crawler.stats.inc_value("linkrot/render/requested")
         render_meta = {
             **meta,
@@ -369,11 +330,7 @@ class BacklinksSpider(Spider):
             "linkrot_code": response.status,
             "linkrot_final": response.url,
             "linkrot_headers": headers,
-            "playwright": True,
-            "playwright_page_goto_kwargs": {"wait_until": "load"},
-            "playwright_page_methods": [PageMethod(settle, self.config.render_wait, self.sites_of(meta))],
-            "dont_obey_robotstxt": True,  # the static fetch already asked robots.txt
-            "download_slot": RENDER_SLOT,
+            **render.request_meta(self.config.render_wait, self.sites_of(meta)),
         }
         for key in ("download_latency", "download_timeout", "depth", "retry_times"):
             render_meta.pop(key, None)
