@@ -98,10 +98,11 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         """The node process of Playwright's driver; Chromium's processes are its descendants.
 
         Read where scrapy-playwright's memory extension reads it (private attributes)."""
-        try:
-            return self.browser_provider.playwright_context_manager._connection._transport._proc.pid
-        except AttributeError:
-            return None
+        manager = getattr(getattr(self, "browser_provider", None), "playwright_context_manager", None)
+        for path in ("_client", "_connection"):  # Playwright >= 1.5x keeps the transport on its client
+            with contextlib.suppress(AttributeError):
+                return getattr(manager, path)._transport._proc.pid
+        return None
 
     async def download_request(self, request: Request, spider: Any = None) -> Response:
         if "linkrot_render" in request.meta:
@@ -132,6 +133,7 @@ class PagePool:
         self.context: Any = None
         self.idle: list[Any] = []
         self.uses: dict[Any, int] = {}
+        self.sessions: dict[Any, Any] = {}  # page -> the CDP session that aborts its requests
         self.busy = 0
         self.quiet = asyncio.Event()  # set while no page is rendering
         self.quiet.set()
@@ -204,6 +206,7 @@ class PagePool:
             self.idle.append(page)
         else:
             self.uses.pop(page, None)
+            self.sessions.pop(page, None)
             with contextlib.suppress(Exception):
                 await page.close()
         self.check_memory()
@@ -224,7 +227,6 @@ class PagePool:
             user_agent=self.handler.user_agent,
             service_workers="block",  # a worker would outlive the render and could answer for the network
         )
-        await self.context.route("**/*", _route)
         self.stats.inc_value("linkrot/render/browser_launched")
         self.retire = False
         self.checked_at = time.monotonic()
@@ -232,6 +234,7 @@ class PagePool:
 
     async def new_page(self) -> Any:
         page = await self.context.new_page()
+        self.sessions[page] = await rd.block_requests(page)
         self.stats.inc_value("linkrot/render/pages_opened")
         return page
 
@@ -245,6 +248,7 @@ class PagePool:
         self.browser = self.context = None
         self.idle.clear()
         self.uses.clear()
+        self.sessions.clear()
 
     async def close_browser(self) -> None:
         browser = self.browser
@@ -298,17 +302,6 @@ def browser_rss(driver_pid: int | None) -> int:
         with contextlib.suppress(psutil.Error):
             total += process.memory_info().rss
     return total
-
-
-async def _route(route: Any, request: Any) -> None:
-    """One route for the whole context, set once (scrapy-playwright sets one per page and request)."""
-    try:
-        if rd.abort_request(request):
-            await route.abort()
-        else:
-            await route.continue_()
-    except Exception:  # the page closed or navigated meanwhile
-        pass
 
 
 @contextlib.contextmanager

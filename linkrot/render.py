@@ -71,6 +71,11 @@ CHROMIUM_FLAGS = (
     "--disable-back-forward-cache",  # a page left behind stays alive in the cache: memory for nothing
     "--renderer-process-limit=1",
     "--disable-extensions",
+    # images are never fetched nor decoded, not even those named without an extension; Playwright's
+    # own headless --blink-settings are repeated, as Chromium reads only the last of them
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4,"
+    "imagesEnabled=false",
+    "--disable-remote-fonts",
 )
 #: the browser's process model for a fixed memory budget.  Every Chromium process maps ~100 MiB of
 #: the same executable, so fewer processes is most of the saving: the renderer, GPU and network
@@ -84,7 +89,7 @@ PROCESS_FLAGS = (
     "--enable-features=NetworkServiceInProcess2",
     "--enable-low-end-device-mode",  # smaller caches and V8 heap growth
 )
-#: resource types that cannot change which links the DOM holds
+#: resource types that cannot change which links the DOM holds (Playwright's names, CDP's in lower case)
 _ABORTED_TYPES = frozenset({"image", "font", "media", "stylesheet", "texttrack", "manifest"})
 #: hosts (registrable domains) of analytics and ad scripts: they count visits and fill ad slots,
 #: they never write a page's own links; a widget host that may (Disqus, Twitter) is not here
@@ -248,15 +253,22 @@ def request_meta(wait_seconds: float, hosts: list[str]) -> dict[str, Any]:
 
 
 def abort_request(request: Any) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``, for requests rendered through scrapy-playwright's own pages."""
+    return should_abort(request.resource_type, request.url)
+
+
+def should_abort(resource_type: str, url: str) -> bool:
     """Skip what cannot change the page's links, and IP literals that must not be reached;
     names are checked by the proxy, after DNS (``linkrot.proxy``).
 
-    Scripts, documents (frames) and what scripts fetch are loaded: any of them may add a link.
+    Documents (the page, its frames), scripts and what scripts fetch are loaded: any of them may
+    add a link, except scripts and beacons of analytics and ad hosts.
     """
-    if request.resource_type in _ABORTED_TYPES:
+    resource_type = resource_type.lower()
+    if resource_type in _ABORTED_TYPES:
         return True
-    host = url_host(request.url)
-    if host and is_tracker(host):
+    host = url_host(url)
+    if host and resource_type != "document" and is_tracker(host):
         return True
     if not POLICY.enabled:
         return False
@@ -268,27 +280,63 @@ def is_tracker(host: str) -> bool:
     return domain in TRACKER_DOMAINS or host in TRACKER_DOMAINS
 
 
-# resolves true once the page links to one of the sites (host without "www." and port) we look for,
-# false after ``ms``: a MutationObserver is told of every link a script adds, where polling on each
-# animation frame (Playwright's wait_for_function) cost the renderer a frame's work each time
+#: requests Chromium pauses for linkrot to decide (CDP Fetch.enable): the aborted types, and URLs
+#: naming a tracker (``should_abort`` checks the host).  Every other request (the document, its
+#: scripts, XHR) goes on without a round trip to Python, where a route for "**" paused them all
+FETCH_PATTERNS = (
+    *({"resourceType": kind} for kind in ("Stylesheet", "Image", "Font", "Media")),
+    *({"urlPattern": f"*{domain}*"} for domain in sorted(TRACKER_DOMAINS)),
+)
+
+
+async def block_requests(page: Any) -> Any:
+    """Abort what ``should_abort`` refuses on ``page``, for every document it will show.
+
+    A CDP session of linkrot's own (Playwright's ``route`` would pause every request)."""
+    session = await page.context.new_cdp_session(page)
+
+    async def decide(event: dict) -> None:
+        request = event["request"]
+        try:
+            if should_abort(event.get("resourceType", ""), request["url"]):
+                await session.send(
+                    "Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "BlockedByClient"}
+                )
+            else:
+                await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+        except Exception:  # the page navigated or closed meanwhile
+            pass
+
+    session.on("Fetch.requestPaused", lambda event: asyncio.ensure_future(decide(event)))
+    await session.send("Fetch.enable", {"patterns": list(FETCH_PATTERNS)})
+    return session
+
+
+# resolves with the page's HTML once it links to one of the sites (host without "www." and port)
+# we look for, with null after ``ms``: a MutationObserver is told of every link a script adds, where
+# polling on each animation frame (Playwright's wait_for_function) cost the renderer a frame's work
+# each time, and reading the DOM here saves a round trip
 _WAIT_FOR_LINK = """([hosts, ms]) => new Promise(resolve => {
   const has = () => Array.from(document.links).some(a => hosts.includes(a.hostname.replace(/^www\\./, '')));
-  if (has()) return resolve(true);
-  const observer = new MutationObserver(() => { if (has()) { observer.disconnect(); resolve(true); } });
+  const html = () => document.documentElement ? document.documentElement.outerHTML : '';
+  if (has()) return resolve(html());
+  const observer = new MutationObserver(() => { if (has()) { observer.disconnect(); resolve(html()); } });
   observer.observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ['href']});
-  setTimeout(() => { observer.disconnect(); resolve(false); }, ms);
+  setTimeout(() => { observer.disconnect(); resolve(null); }, ms);
 })"""
 
 
-async def settle(page: Any, wait_seconds: float, hosts: list[str] | None = None) -> None:
+async def settle(page: Any, wait_seconds: float, hosts: list[str] | None = None) -> str | None:
     """After ``load``, wait until the network is idle or a link to one of ``hosts`` appears.
 
     Whichever comes first, and never more than ``wait_seconds``: most pages that
     build links do it on load, so the link shows up before the network has been
     quiet for the 500 ms "idle" needs (measured: it sets the pace of a run).
+    Returns the page's HTML when the link appeared (None: read it yourself).
     """
     timeout = wait_seconds * 1000
-    waits = [asyncio.ensure_future(page.wait_for_load_state("networkidle", timeout=timeout))]
+    idle = asyncio.ensure_future(page.wait_for_load_state("networkidle", timeout=timeout))
+    waits = [idle]
     if hosts:
         waits.append(asyncio.ensure_future(page.evaluate(_WAIT_FOR_LINK, [hosts, timeout])))
     # the page's own scripts could stall the observer (it runs in the page's world): Python bounds it too
@@ -297,6 +345,8 @@ async def settle(page: Any, wait_seconds: float, hosts: list[str] | None = None)
         task.cancel()
     # a timeout or a closed page only means "read what the page has built by now"
     await asyncio.gather(*done, *pending, return_exceptions=True)
+    found = [t.result() for t in done if t is not idle and not t.cancelled() and t.exception() is None]
+    return found[0] if found and isinstance(found[0], str) else None
 
 
 @dataclass(frozen=True)
@@ -308,14 +358,15 @@ class Rendered:
 
 
 async def render(page: Any, url: str, *, timeout: float, wait: float, hosts: list[str]) -> Rendered:
-    """Load ``url`` in ``page``, let it settle, and read its DOM (from Playwright's isolated world,
-    which the page's scripts cannot tamper with)."""
+    """Load ``url`` in ``page``, let it settle, and read its DOM (when no link appeared, from
+    Playwright's isolated world, which the page's scripts cannot tamper with)."""
     response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
-    await settle(page, wait, hosts)
+    html = await settle(page, wait, hosts)
     for attempt in range(2):
+        if html is not None:
+            break
         try:
             html = await asyncio.wait_for(page.content(), READ_TIMEOUT)
-            break
         except asyncio.TimeoutError:
             raise
         except Exception as exc:  # a script navigated the page while it was read: read the new one
@@ -323,4 +374,4 @@ async def render(page: Any, url: str, *, timeout: float, wait: float, hosts: lis
                 raise
             await page.wait_for_load_state("load", timeout=READ_TIMEOUT * 1000)
     headers = response.headers if response is not None else {}  # as received: no extra round trip
-    return Rendered(page.url, response.status if response is not None else 200, headers, html)
+    return Rendered(page.url, response.status if response is not None else 200, headers, html or "")
