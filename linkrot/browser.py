@@ -30,6 +30,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from . import render as rd
+from .errors import RenderCrashed
 from .proxy import GuardProxy
 from .resolver import HostMap
 
@@ -45,10 +46,6 @@ PURGE_SHARE = 0.75
 #: Node's young generation grows to 16 MiB per semi-space by default; the driver only relays
 #: messages (measured: 15 MiB less resident, no more CPU)
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --jitless"
-
-
-class RenderCrashed(Exception):
-    """The browser went away (crashed, hung and closed, or recycled) while a page was rendered."""
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):

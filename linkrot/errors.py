@@ -13,3 +13,7 @@ class ConfigError(LinkrotError):
 
 class ImportFileError(LinkrotError):
     """A backlink export cannot be imported as a whole (unreadable, unknown header, no usable row)."""
+
+
+class RenderCrashed(LinkrotError):
+    """Chromium went away (crashed, or hung and was closed) twice while one page was rendered."""

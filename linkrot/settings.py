@@ -41,7 +41,7 @@ LINKROT_REDIRECT_OVERRIDES = (
 )
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
-LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's /usr/lib/chromium/chromium or /usr/bin/chromium
+LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's chromium-headless-shell, else its chromium
 LINKROT_RENDER_PAGES = 0  # browser pages open at once; 0: two per CPU core (at most 8)
 LINKROT_BROWSER_MEMORY_MB = 448  # Chromium is launched again when its processes hold more (MiB, at least 192)
 LINKROT_RENDER_WAIT = 3.0  # after "load", seconds to wait at most for the network to go idle
