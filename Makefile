@@ -28,6 +28,10 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	@# the headless shell renders for half the CPU (linkrot.render); optional, chromium is the fallback
+	@command -v chromium-headless-shell >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium-headless-shell || true; }
 
 # tests/test_scale.py starts its own redis-server on loopback (workers sharing a crawl)
 redis:

@@ -228,6 +228,23 @@ def report(
         f"done {stats.get('linkrot/render/done', 0)}, failed {stats.get('linkrot/render/failed', 0)}; "
         f"log ERROR lines {stats.get('log_count/ERROR', 0)}"
     )
+    lines.append(
+        "browser (linkrot.browser): "
+        + ", ".join(
+            f"{label} {stats.get('linkrot/render/' + key, 0)}"
+            for label, key in (
+                ("driver started", "driver_started"),
+                ("launched", "browser_launched"),
+                ("pages opened", "pages_opened"),
+                ("peak MiB", "browser_peak_mb"),
+                ("purged", "memory_purged"),
+                ("recycled", "browser_recycled"),
+                ("lost", "browser_lost"),
+                ("hung", "hung"),
+                ("retried", "retried"),
+            )
+        )
+    )
     if m.leftover:
         lines.append(f"processes still alive after the crawl exited: {m.leftover}")
     lines += [

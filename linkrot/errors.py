@@ -30,3 +30,7 @@ class NotALinkrotDatabaseError(LinkrotError):
 class WrongExportError(ImportFileError):
     """The file is a vendor report that lists no backlinks (referring domains, top linking sites,
     internal links): the message names the export to download instead."""
+
+
+class RenderCrashed(LinkrotError):
+    """Chromium went away (crashed, or hung and was closed) twice while one page was rendered."""

@@ -50,8 +50,9 @@ LINKROT_WORKERS = 1  # workers sharing a crawl: each takes 1/N of the per-host c
 LINKROT_LEASE_SECONDS = 60.0  # a worker not heard from this long is dead: its requests in flight are redone
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
-LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's /usr/lib/chromium/chromium or /usr/bin/chromium
-LINKROT_RENDER_PAGES = 4  # browser pages open at once
+LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's chromium-headless-shell, else its chromium
+LINKROT_RENDER_PAGES = 0  # browser pages open at once; 0: two per CPU core (at most 8)
+LINKROT_BROWSER_MEMORY_MB = 448  # Chromium is launched again when its processes hold more (MiB, at least 192)
 LINKROT_RENDER_WAIT = 3.0  # after "load", seconds to wait at most for the network to go idle
 LINKROT_BACKLINKS_CONCURRENCY = 64  # requests in flight over all referring hosts
 LINKROT_BACKLINKS_PER_HOST = 2  # requests in flight per referring host

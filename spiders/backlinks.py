@@ -53,7 +53,10 @@ class BacklinksSpider(HopSpider):
             settings.set(name, settings.getint(setting), priority="spider")
         queue = "scrapy.pqueues.DownloaderAwarePriorityQueue"
         settings.set("SCHEDULER_PRIORITY_QUEUE", queue, priority="spider")
-        render.configure(settings)
+        if str(settings.get("LINKROT_RENDER") or "auto").lower() != "never":
+            # the browser's handler, launch options, render slot and memory budget (linkrot.render)
+            for name, value in render.configure(settings).items():
+                settings.set(name, value, priority="spider")
         scale.configure(settings)  # after the per-host budget above: shared by the workers of a scaled run
 
     @classmethod
@@ -194,7 +197,7 @@ class BacklinksSpider(HopSpider):
     def render_request(self, end: Ending) -> Request:
         self.crawler.stats.inc_value("linkrot/render/requested")
         meta = {**BASE_META, **{k: v for k, v in end.meta.items() if k.startswith("linkrot_")}}
-        meta.update(render.render_meta(self.config.render_wait, sites_of(meta["linkrot_backlinks"])))
+        meta.update(render.request_meta(self.config.render_wait, sites_of(meta["linkrot_backlinks"])))
         meta["linkrot_static"] = Reading(
             end.origin, Status.OK, end.code, end.final_url, end.chain, end.facts
         )  # what stands if the browser fails
