@@ -58,9 +58,11 @@ def page_file(i: int) -> str:
 class Site:
     """The pages, links and redirect rules of one generated site."""
 
-    def __init__(self, pages: int, rng: random.Random) -> None:
+    def __init__(self, pages: int, rng: random.Random, images: int = 0) -> None:
         self.n = pages
         self.rng = rng
+        self.images = images  # content images per page, from a pool of pages // 10 (plus logo, CSS, JS)
+        self.image_pool = max(10, pages // 10)
         self.redirects: dict[str, tuple[int, str]] = {}  # origin -> (status, location)
         self.truth: dict[str, dict] = {"broken": {}, "redirects": {}, "loops": {}, "refused": {}}
         self.bad: set[str] = set()  # every URL that does not end in a page, linked or not
@@ -150,9 +152,17 @@ class Site:
             self.note(target)
             self.links += 1
             items.append(f'<li><a href="{self.href(i, target)}">{self.words(3)}</a></li>')
+        assets = ""
+        if self.images:  # what a typical page loads; no random draw, so the links stay those of the plain site
+            assets = '<link rel="stylesheet" href="/static/site.css"><script src="/static/site.js"></script>'
+            items.append('<li><img src="/static/logo.png" alt="logo"></li>')
+            items += [
+                f'<li><img src="/img/{(i * 7 + j * 13) % self.image_pool}.png" alt="figure {j}"></li>'
+                for j in range(self.images)
+            ]
         head = (
             f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Page {i}: {self.words(4)}</title>'
-            f"</head>\n<body><h1>Page {i}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
+            f"{assets}</head>\n<body><h1>Page {i}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
         )
         body = []
         size = len(head)
@@ -169,9 +179,19 @@ class Site:
         )
 
 
-def generate(pages: int = DEFAULT_PAGES, out: Path = Path("bench/out/site")) -> dict:
-    """Write the site, its redirect rules and its truth under ``out``; return the truth."""
-    site = Site(pages, random.Random(42))
+# a 1x1 transparent PNG: what the content images and the logo are
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+def generate(pages: int = DEFAULT_PAGES, out: Path = Path("bench/out/site"), images: int = 0) -> dict:
+    """Write the site, its redirect rules and its truth under ``out``; return the truth.
+
+    ``images``: content images per page (and a logo, a stylesheet and a script on every page).
+    """
+    site = Site(pages, random.Random(42), images)
     www = out / "www"
     if www.exists():
         shutil.rmtree(www)
@@ -179,8 +199,16 @@ def generate(pages: int = DEFAULT_PAGES, out: Path = Path("bench/out/site")) -> 
         (www / d).mkdir(parents=True, exist_ok=True)
     for i in range(pages):
         (www / page_file(i)).write_text(site.render(i), encoding="utf-8")
+    if images:
+        (www / "img").mkdir(exist_ok=True)
+        (www / "static").mkdir(exist_ok=True)
+        for k in range(site.image_pool):
+            (www / "img" / f"{k}.png").write_bytes(PNG)
+        (www / "static" / "logo.png").write_bytes(PNG)
+        (www / "static" / "site.css").write_text("body { font-family: sans-serif; }\n")
+        (www / "static" / "site.js").write_text("document.documentElement.className = 'js';\n")
     (out / "redirects.conf").write_text(site.nginx_rules(), encoding="utf-8")
-    truth = {"pages": pages, "links": site.links, **site.truth, "bad": sorted(site.bad)}
+    truth = {"pages": pages, "images": images, "links": site.links, **site.truth, "bad": sorted(site.bad)}
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
 
@@ -189,8 +217,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=DEFAULT_PAGES)
     parser.add_argument("--out", type=Path, default=Path("bench/out/site"))
+    parser.add_argument("--images", type=int, default=0, help="content images per page (default: none)")
     args = parser.parse_args()
-    truth = generate(args.pages, args.out)
+    truth = generate(args.pages, args.out, args.images)
     print(
         f"{args.pages} pages in {args.out}/www: {len(truth['broken'])} broken targets, "
         f"{len(truth['redirects'])} redirecting URLs, {len(truth['loops'])} loops, {len(truth['refused'])} refused"

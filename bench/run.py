@@ -225,12 +225,12 @@ def score(report: Report, truth: dict) -> dict[str, str]:
     return result
 
 
-def ensure_site(pages: int) -> tuple[Path, dict]:
-    site = OUT / f"site-{pages}"
+def ensure_site(pages: int, images: int = 0) -> tuple[Path, dict]:
+    site = OUT / (f"site-{pages}-img{images}" if images else f"site-{pages}")
     truth_file = site / "truth.json"
     if not truth_file.exists() or json.loads(truth_file.read_text())["pages"] != pages:
         print(f"generating {pages} pages in {site} ...", flush=True)
-        gensite.generate(pages, site)
+        gensite.generate(pages, site, images)
     return site, json.loads(truth_file.read_text())
 
 
@@ -262,6 +262,9 @@ def run_tool(name: str, url: str, args: argparse.Namespace, truth: dict) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=gensite.DEFAULT_PAGES)
+    parser.add_argument(
+        "--images", type=int, default=0, help="content images per page, plus a logo, a stylesheet, a script"
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS)}")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per tool")
     parser.add_argument("--port", type=int, default=0, help="nginx port (default: a free one)")
@@ -279,7 +282,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
 
-    site, truth = ensure_site(args.pages)
+    site, truth = ensure_site(args.pages, args.images)
     results = []
     with nginx.serve(site, OUT / "nginx", args.port) as port:
         url = f"http://127.0.0.1:{port}/"
