@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -81,6 +82,9 @@ class BacklinksSpider(HopSpider):
             hostmap=config.hostmap,
         )
         spider.book = AnchorBook(config.brands, config.keywords)
+        # renders handed to the downloader at most; the others wait here (linkrot.render.configure)
+        spider.render_room = render.render_queue(crawler.settings) if config.render != "never" else 0
+        spider.held: deque[Request] = deque()
         spider.targets_seen: set[str] = set()
         return spider
 
@@ -144,7 +148,7 @@ class BacklinksSpider(HopSpider):
         if end.outcome is Status.OK and end.facts is not None:
             matches = find_links(backlinks, end.facts)
             if needs_render(self.config.render, end.facts, matches):
-                yield self.render_request(end)
+                yield from self.hold_render(self.render_request(end))
                 return
         else:
             matches = None
@@ -210,7 +214,17 @@ class BacklinksSpider(HopSpider):
             priority=10,
         )
 
+    def hold_render(self, request: Request | None = None) -> Iterator[Request]:
+        """Hand renders to the downloader while it has room for them (``request``: one more to render)."""
+        if request is not None:
+            self.held.append(request)
+        while self.held and self.render_room > 0:
+            self.render_room -= 1
+            yield self.held.popleft()
+
     def on_rendered(self, response: Response) -> Iterator[Any]:
+        self.render_room += 1
+        yield from self.hold_render()
         self.crawler.stats.inc_value("linkrot/render/done")
         static: Reading = response.meta["linkrot_static"]
         page = parse_html(response.body, response.encoding) if isinstance(response, TextResponse) else Page()
@@ -219,6 +233,8 @@ class BacklinksSpider(HopSpider):
         yield from self.checks(response.meta, static)
 
     def on_render_error(self, failure: Any) -> Iterator[Any]:
+        self.render_room += 1
+        yield from self.hold_render()
         # the browser failed: the static reading stands, with the reason noted
         error = describe_failure(failure)
         logger.info("linkrot: rendering %s failed: %s", failure.request.url, error)
