@@ -44,9 +44,8 @@ class RunSpec:
     args: dict[str, Any]  # the spider arguments: a run is resumed only with the same ones
     resume: bool = True  # resume the unfinished run with the same arguments (LINKROT_RESUME, -a resume=)
     views: tuple[str, ...] = ()  # contract views whose row counts go into the stats
-    imports: tuple[str, ...] | None = (
-        None  # backlink exports to import first (None: the run checks no backlinks)
-    )
+    # backlink exports to import first (None: the run checks no backlinks)
+    imports: tuple[str, ...] | None = None
     history: bool = False  # backlink history, archive lookups and alerts after the run
     progress: str = "site"  # the progress line to log (linkrot.progress.LINES)
 

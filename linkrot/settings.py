@@ -35,6 +35,7 @@ LINKROT_CHECK_FRAGMENTS = False  # report links to page#section of the site whos
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
 LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans
 LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that makes a 200 a soft 404
+LINKROT_MEMORY_REQUESTS = 10_000  # site crawl: pending requests kept in memory (~15 MB); the rest wait on disk
 LINKROT_BATCH_SIZE = 500  # items per database transaction
 LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
 LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
@@ -107,7 +108,7 @@ COOKIES_ENABLED = False
 # linkrot keeps its own seen-set; no request fingerprints for links already seen
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
-SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_DISK_QUEUE = "linkrot.scratch.PlainPickleFifoDiskQueue"  # Scrapy's, with a fast path for plain requests
 DOWNLOADER_MIDDLEWARES = {
     # linkrot follows redirects (and meta refresh) itself, hop by hop
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,

@@ -159,3 +159,25 @@ def test_a_run_never_writes_into_another_programs_database(tmp_path):
     (tmp_path / "notes.db").write_text("not sqlite at all " * 100)
     with pytest.raises(NotALinkrotDatabaseError):
         Run.from_crawler(crawler_for(SiteSpider, tmp_path / "notes.db", url=SITE))
+
+
+def test_pending_requests_survive_the_disk_queue(tmp_path):
+    from linkrot.scratch import PlainPickleFifoDiskQueue
+
+    crawler = crawler_for(SiteSpider, tmp_path / "x.db", url=SITE)
+    spider = crawler.spider
+    queue = PlainPickleFifoDiskQueue.from_crawler(crawler, str(tmp_path / "q"))
+    plain = spider.fetch(
+        SITE + "a", meta={"linkrot_kind": "page", "linkrot_depth": 2}, method="HEAD", priority=-20
+    )
+    posted = Request(SITE + "form", method="POST", body=b"x=1", callback=spider.on_response)  # Scrapy's way
+    queue.push(plain)
+    queue.push(posted)
+    back = queue.pop()
+    assert (back.url, back.method, back.priority, back.dont_filter) == (SITE + "a", "HEAD", -20, True)
+    assert back.meta["linkrot_depth"] == 2 and back.meta["linkrot_origin"] == SITE + "a"
+    assert back.callback == spider.on_response and back.errback == spider.on_error
+    again = queue.pop()
+    assert (again.method, again.body, again.callback) == ("POST", b"x=1", spider.on_response)
+    assert queue.pop() is None
+    queue.close()
