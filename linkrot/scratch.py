@@ -86,6 +86,9 @@ class DiskScheduler(Scheduler):
 
     memory_requests = 0
 
+    def _write_dqs_state(self, dqdir: str, state: Any) -> None:
+        """Nothing to keep: the queue is scratch, not a point to resume from (linkrot resumes from its rows)."""
+
     def _dqpush(self, request: Any) -> bool:
         if len(self.mqs) < self.memory_requests:
             return False  # into the memory queue
