@@ -101,9 +101,6 @@ class Frontier:
             self.pages = self._count_pages(1)
         return new
 
-    def mark(self, url: str, *, page: bool = False) -> None:
-        self.claim(url, page=page)
-
     def restore(self, done: Iterable[tuple[str, bool]]) -> None:
         """Resume: what an unfinished run stored is done (its pages count in the budget)."""
         urls = pages = 0
@@ -130,11 +127,6 @@ class Frontier:
                 )
             return False
         return True
-
-    def admit(self, link: Link, depth: int | None) -> Admission | None:
-        """Schedule a newly found link, or None when an option, a limit or a trap says no."""
-        admitted = self.admit_all([link], depth)
-        return admitted[0] if admitted else None
 
     def admit_all(self, links: Sequence[Link], depth: int | None) -> list[Admission]:
         """The links of one page to schedule: new ones that no option, limit or trap refuses.
