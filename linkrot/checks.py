@@ -18,7 +18,7 @@ from .extract import visible_text
 from .items import BacklinkCheck
 from .matching import LinkMatch, chain_alternatives, find_link, site_key
 from .reader import PageFacts
-from .status import Status
+from .status import Status, Verdict
 from .urls import host_of, hostname_of
 from .verify import judge
 
@@ -152,8 +152,6 @@ def check_page(
 
 def seems_removed(checks: Sequence[BacklinkCheck], backlinks: Sequence[Queued]) -> bool:
     """A link gone that would open a pending loss (not a transient failure, not already lost)."""
-    from .status import Verdict
-
     standing = {backlink_id: s for backlink_id, _, _, s, _ in backlinks}
     return any(
         not c.link_found and not Verdict(c.status).is_transient and standing.get(c.backlink_id) != 0

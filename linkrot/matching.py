@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from .extract import Anchor, Page, squash
-from .urls import absolute_url, normalize_url
+from .urls import absolute_url, document_base, normalize_url
 
 NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
 _EVIDENCE_CONTEXT = 80  # characters of text kept on each side of the link
@@ -114,9 +114,7 @@ def find_link(
     counts as the link too; the target wins over them when a URL is both, and
     a link elsewhere on an alternative's site counts as ``target_changed``.
     """
-    base = page_url
-    if page.base_href:
-        base = absolute_url(page_url, page.base_href) or page_url
+    base = document_base(page_url, page.base_href)
     keys: dict[str, str] = {}  # link_key -> what it is; the first naming of a key wins
     sites: dict[str, str] = {}
     for url, kind in [(target_url, "target"), *alternatives]:
