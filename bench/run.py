@@ -58,14 +58,18 @@ def linkrot_command(url: str, args: argparse.Namespace) -> list[str]:
     """The crawl command, on a fresh database (its views show the latest run of a site)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{LINKROT_DB}{suffix}").unlink(missing_ok=True)
+    return crawl_command(url, LINKROT_DB, ["LOG_LEVEL=INFO", *args.linkrot_set])
+
+
+def crawl_command(url: str, db: Path, extra: list[str]) -> list[str]:
+    """``scrapy crawl site`` on the whole generated site, with the benchmark's concurrency (bench/scale.py too)."""
     settings = [
-        f"LINKROT_DB={LINKROT_DB}",
-        "LOG_LEVEL=INFO",
+        f"LINKROT_DB={db}",
         "LINKROT_MAX_PAGES=0",
         "LINKROT_MAX_DEPTH=0",
         "CONCURRENT_REQUESTS=16",
         "CONCURRENT_REQUESTS_PER_DOMAIN=16",
-        *args.linkrot_set,
+        *extra,
     ]
     return [
         str(VENV / "scrapy"),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import nginx
 from measure import measure, table
-from run import OUT, ROOT, VENV, ensure_site
+from run import OUT, ROOT, crawl_command, ensure_site
 
 VIEWS = {
     "pages": "url, status, final_url, hops",
@@ -40,23 +40,7 @@ def fresh(db: Path) -> None:
 
 
 def command(url: str, db: Path, extra: list[str]) -> list[str]:
-    settings = [
-        f"LINKROT_DB={db}",
-        "LINKROT_MAX_PAGES=0",
-        "LINKROT_MAX_DEPTH=0",
-        "CONCURRENT_REQUESTS=16",
-        "CONCURRENT_REQUESTS_PER_DOMAIN=16",
-        "LINKROT_PROGRESS_INTERVAL=30",
-        *extra,
-    ]
-    return [
-        str(VENV / "scrapy"),
-        "crawl",
-        "site",
-        "-a",
-        f"url={url}",
-        *(a for s in settings for a in ("-s", s)),
-    ]
+    return crawl_command(url, db, ["LINKROT_PROGRESS_INTERVAL=30", *extra])
 
 
 def pages_of(db: Path) -> int:
