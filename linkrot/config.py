@@ -184,6 +184,7 @@ class ScaleConfig:
         int  # LINKROT_WORKERS: how many workers share the crawl (each takes its share of the per-host budget)
     )
     lease: float  # LINKROT_LEASE_SECONDS: a worker silent this long is dead; its requests are redone
+    ahead: int = 500  # LINKROT_SHARED_QUEUE_AHEAD: requests the feeder keeps queued in Redis, no more
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ScaleConfig:
@@ -194,6 +195,7 @@ class ScaleConfig:
             redis_url=url,
             workers=as_int("LINKROT_WORKERS", settings.get("LINKROT_WORKERS"), minimum=1),
             lease=as_float("LINKROT_LEASE_SECONDS", settings.get("LINKROT_LEASE_SECONDS"), minimum=1.0),
+            ahead=as_int("LINKROT_SHARED_QUEUE_AHEAD", settings.get("LINKROT_SHARED_QUEUE_AHEAD"), minimum=1),
         )
 
 

@@ -12,8 +12,11 @@ prefix per crawl (``linkrot:<spider>:<hash of site and arguments>``):
   any other worker puts its leased requests back in the queue;
 - ``seen`` and ``pages``: the frontier's seen-set (:class:`RedisSeen`: ``SADD`` says "new" to
   exactly one worker) and the page budget's count;
-- ``seeding``: present while the first worker still feeds the queue (the start URL, the backlinks'
-  check queue streamed from SQLite).
+- ``seeding``: present while a worker feeds the queue (the start URL, the backlinks' check queue
+  streamed from SQLite), kept alive by its heartbeat; ``fed``: how far the feeding got, ``done`` at
+  the end.  When the feeding worker dies (``seeding`` expires before ``fed`` is ``done``), another
+  takes the feeding over from ``fed`` (:meth:`Shared.take_over`): a few pages may be queued twice,
+  never lost.
 
 A worker stays open (``DontCloseSpider``) while anything is queued, leased or being fed anywhere;
 when nothing is, each closes, and the last one to leave runs the after-run steps, closes the run
@@ -90,9 +93,10 @@ redis.call('DEL', h)
 redis.call('ZREM', KEYS[1], ARGV[2])
 return {redis.call('ZCARD', KEYS[1]), #all / 2}
 """
-# work left anywhere: queued, leased by a live worker, or still being fed
+# work left anywhere: queued, leased by a live worker, still being fed, or its feeding not finished
 _BUSY = """
 local n = redis.call('ZCARD', KEYS[2]) + redis.call('EXISTS', KEYS[3])
+if redis.call('GET', KEYS[4]) ~= 'done' then n = n + 1 end
 for _, w in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('HLEN', ARGV[1] .. w) end
 return n
 """
@@ -167,6 +171,9 @@ class Shared:
         self.server.ping()
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
         self.created = False  # this worker created (or resumed) the run and seeds it
+        self.feeding = False  # this worker feeds the shared queue (the creator, or who took over)
+        # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
+        self.feeder: Callable[[str | None], None] | None = None
         self.leased: dict[str, Any] = {}  # token -> request, this worker's leases
         self._tokens = 0
         self._pop = self.server.register_script(_POP)
@@ -198,11 +205,12 @@ class Shared:
                 try:
                     # seeding before the run is published: a worker joining now waits for the seeds
                     self.server.set(self.key("seeding"), self.worker, ex=int(self.config.lease))
+                    self.server.delete(self.key("fed"))
                     run_id = create()
                     self.server.set(self.key("run"), run_id)
                 finally:
                     self.server.delete(self.key("creating"))
-                self.created = True
+                self.created = self.feeding = True
                 self._register()
                 logger.info(
                     "linkrot: worker %s created run %d; share it with -s LINKROT_REDIS_URL",
@@ -240,9 +248,34 @@ class Shared:
     def heartbeat(self) -> None:
         """Say this worker is alive, keep the seeding mark while feeding, and redo dead workers' requests."""
         self.server.zadd(self.key("workers"), {self.worker: time.time()})
-        if self.created and self.server.get(self.key("seeding")) == self.worker.encode():
+        if self.feeding and self.server.get(self.key("seeding")) == self.worker.encode():
             self.server.expire(self.key("seeding"), int(self.config.lease))
         self.reap()
+        self.take_over()
+
+    def take_over(self) -> bool:
+        """Feed the queue when the worker feeding it stopped answering before it was done."""
+        if self.feeding or self.feeder is None:
+            return False
+        fed = self.server.get(self.key("fed"))
+        if fed == b"done" or self.server.exists(self.key("seeding")):
+            return False
+        if not self.server.set(self.key("seeding"), self.worker, nx=True, ex=int(self.config.lease)):
+            return False  # another worker took it over first
+        self.feeding = True
+        cursor = None if fed is None else fed.decode()
+        logger.warning(
+            "linkrot: the worker feeding the shared queue stopped answering; worker %s feeds it on from %s",
+            self.worker,
+            cursor or "the start",
+        )
+        self.crawler.stats.inc_value("linkrot/scale/feeding_taken_over")
+        self.feeder(cursor)
+        return True
+
+    def fed(self, cursor: str) -> None:
+        """Everything up to ``cursor`` is in the shared queue: a takeover starts after it."""
+        self.server.set(self.key("fed"), cursor)
 
     def reap(self) -> tuple[int, int]:
         """Remove the workers silent for a lease and queue their requests again: (workers removed, left)."""
@@ -258,9 +291,11 @@ class Shared:
         return int(removed), int(left)
 
     def seeded(self) -> None:
-        """The first worker has fed everything it seeds into the queue."""
-        if self.created:
+        """This worker has fed everything into the queue."""
+        if self.feeding:
+            self.server.set(self.key("fed"), "done")
             self.server.delete(self.key("seeding"))
+            self.feeding = False
 
     # -- the frontier, the queue and the leases ----------------------------------------------------
 
@@ -270,9 +305,9 @@ class Shared:
     def count_pages(self, n: int) -> int:
         return int(self.server.incrby(self.key("pages"), n))
 
-    def backlog(self, most: int) -> bool:
-        """More than ``most`` requests wait in the shared queue (the feeder waits, memory stays flat)."""
-        return self.server.zcard(self.key("queue")) > most
+    def backlog(self) -> bool:
+        """More than ``LINKROT_SHARED_QUEUE_AHEAD`` requests wait in the shared queue (the feeder waits)."""
+        return self.server.zcard(self.key("queue")) > self.config.ahead
 
     def pop(self, queue_key: str) -> tuple[str, bytes] | None:
         self._tokens += 1
@@ -299,7 +334,8 @@ class Shared:
         self.reap()
         return int(
             self._busy(
-                keys=[self.key("workers"), self.key("queue"), self.key("seeding")], args=[self.key("leases:")]
+                keys=[self.key("workers"), self.key("queue"), self.key("seeding"), self.key("fed")],
+                args=[self.key("leases:")],
             )
         )
 

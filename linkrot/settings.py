@@ -49,6 +49,7 @@ LINKROT_REDIRECT_OVERRIDES = (
 LINKROT_REDIS_URL = ""  # redis://host:6379/0: share the crawl with every worker given the same URL
 LINKROT_WORKERS = 1  # workers sharing a crawl: each takes 1/N of the per-host concurrency (politeness)
 LINKROT_LEASE_SECONDS = 60.0  # a worker not heard from this long is dead: its requests in flight are redone
+LINKROT_SHARED_QUEUE_AHEAD = 500  # requests the feeding worker keeps queued in Redis ahead of the workers
 # -- the backlinks spider
 LINKROT_RENDER = "auto"  # auto: render with Chromium only pages that need it; always; never
 LINKROT_CHROMIUM = ""  # Chromium executable; empty: Debian's chromium-headless-shell, else its chromium

@@ -92,11 +92,11 @@ class BacklinksSpider(HopSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         run = self.crawler.get_extension(Run)
+        if run.scale is not None:
+            run.scale.feeder = self.take_over_feeding
         if not run.seeds:
             return  # a worker that joined a shared run: the first worker feeds the shared queue
-        store, stats, engine = run.store, self.crawler.stats, self.crawler.engine
-        # alone: wait while the downloader is full; shared: while the queue holds a few rounds of work
-        full = engine.needs_backout if run.scale is None else (lambda: run.scale.backlog(_QUEUE_BATCH))
+        store, stats = run.store, self.crawler.stats
         site = self.config.site
         only_site = site_key(site) if site and not run.import_ids else None
         if run.resumed:  # the queue of the run is there; skip what it checked
@@ -105,7 +105,19 @@ class BacklinksSpider(HopSpider):
         stats.set_value("linkrot/backlinks/pages_queued", pages)
         stats.set_value("linkrot/backlinks/queued", backlinks)
         logger.info("linkrot: checking %d backlinks on %d referring pages", backlinks, pages)
-        after = 0
+        async for request in self.feed(run, 0):
+            yield request
+
+    async def feed(self, run: Run, after: int) -> AsyncIterator[Request]:
+        """The check queue after ``after``, a page at a time, as fast as the downloader takes them.
+
+        Shared: as fast as the workers take them from Redis, telling Redis how far it got (``fed``)
+        so that another worker can take the feeding over if this one dies.
+        """
+        store, stats, engine, shared = run.store, self.crawler.stats, self.crawler.engine, run.scale
+        # alone: wait while the downloader is full; shared: while the queue holds a few rounds of work
+        full = engine.needs_backout if shared is None else shared.backlog
+        previous = after
         while batch := store.queued_pages(run.id, after, _QUEUE_BATCH):
             for seq, source_url, backlinks in batch:
                 after = seq
@@ -117,10 +129,23 @@ class BacklinksSpider(HopSpider):
                         yield self.fetch(target, meta={"linkrot_kind": "target", "dont_obey_robotstxt": True})
                 while full():
                     await asyncio.sleep(0.02)
+                if shared is not None and previous:
+                    shared.fed(str(previous))  # the page before this one has reached the queue
                 stats.max_value("linkrot/backlinks/max_scheduled", self.scheduled(engine))
                 yield self.page_request(source_url, backlinks)
-        if run.scale is not None:
-            run.scale.seeded()
+                previous = seq
+        if shared is not None:
+            shared.seeded()
+
+    def take_over_feeding(self, cursor: str | None) -> None:
+        """A shared run whose feeding worker died: feed the rest of the check queue from this worker."""
+        run = self.crawler.get_extension(Run)
+
+        async def feed() -> None:
+            async for request in self.feed(run, int(cursor or 0)):
+                self.crawler.engine.crawl(request)
+
+        self.feeding = asyncio.ensure_future(feed())
 
     @staticmethod
     def scheduled(engine: Any) -> int:

@@ -69,8 +69,16 @@ class SiteSpider(SitemapsMixin, HopSpider):
         self.frontier = self.make_frontier(run)
         start = self.config.start_url
         self.template = await self.probe_not_found(urljoin(start, probe_path()))
+        if run is not None and run.scale is not None:
+            run.scale.feeder = self.take_over_seeding
         if run is not None and not run.seeds:
             return  # a worker that joined a shared crawl: the first worker seeded it
+        for request in self.seeds(run):
+            yield request
+
+    def seeds(self, run: Run | None, again: bool = False) -> Iterator[Any]:
+        """robots.txt (and the sitemaps it names), a resumed run's pending links, the start URL."""
+        start = self.config.start_url
         if self.config.use_sitemap:
             yield self.aux_request(urljoin(start, "/robots.txt"), self.parse_robots)
         if run is not None and run.resumed:
@@ -81,12 +89,18 @@ class SiteSpider(SitemapsMixin, HopSpider):
             )
             for url, depth, internal_link in run.store.pending_links(run.id):
                 link = Link(url, "", "", False, bool(internal_link) and internal(url))
-                for request in self.schedule([link], depth):
-                    yield request
-        if self.frontier.claim(start, page=True):
+                yield from self.schedule([link], depth)
+        # seeding again (the seeding worker died): its start URL may be claimed and never queued
+        if self.frontier.claim(start, page=True) or again:
             yield self.url_request(start, 0, "start")
         if run is not None and run.scale is not None:
             run.scale.seeded()
+
+    def take_over_seeding(self, cursor: str | None) -> None:
+        """A shared crawl whose seeding worker died before it was done: seed it from this worker."""
+        for request in self.seeds(self.run, again=True):
+            if isinstance(request, Request):  # an invalid href's row is the (lost) seeder's to write
+                self.crawler.engine.crawl(request)
 
     def make_frontier(self, run: Run | None) -> Frontier:
         """The seen-set on disk beside the database, or in Redis when workers share the crawl."""

@@ -395,7 +395,10 @@ def make_backlinks_web(root: Path) -> None:
         (ours / f"t{t}.html").write_text("<html><body>target</body></html>")
 
 
-def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
+@pytest.fixture(scope="module")
+def backlinks_web(tmp_path_factory):
+    """240 referring pages on 6 hosts, an export of their backlinks, and the database of one worker."""
+    tmp_path = tmp_path_factory.mktemp("backlinks")
     root = tmp_path / "web"
     make_backlinks_web(root)
     with SiteServer(root, delay=0.1) as server:  # one request per host at a time: ~4 s for one worker
@@ -406,25 +409,33 @@ def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
             for i in range(40)
         ]
         export.write_text("source_url,target_url\n" + "\n".join(rows) + "\n")
-        common = {"LINKROT_RESOLVE": RESOLVE, "LINKROT_RENDER": "never"}
         alone_db = tmp_path / "alone.db"
         proc = run_scrapy(
             ["crawl", "backlinks", "-a", f"file={export}", "-s", f"LINKROT_DB={alone_db}"]
-            + [a for k, v in common.items() for a in ("-s", f"{k}={v}")]
+            + [a for k, v in BACKLINKS_SETTINGS.items() for a in ("-s", f"{k}={v}")]
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        since = len(server.hits)
-        db = tmp_path / "shared.db"
-        settings = {
-            **common,
-            "LINKROT_DB": str(db),
-            "LINKROT_REDIS_URL": redis_url[0],
-            "LINKROT_WORKERS": "2",
-        }
-        first = worker(["backlinks", "-a", f"file={export}"], **settings)
-        second = worker(["backlinks", "-a", f"file={export}"], **settings)
-        logs = [finish(first), finish(second)]
-        pages = Counter(p for m, h, p in server.hits[since:] if m == "GET" and p.startswith("/p"))
+        yield server, export, alone_db
+
+
+BACKLINKS_SETTINGS = {"LINKROT_RESOLVE": RESOLVE, "LINKROT_RENDER": "never"}
+BACKLINK_STATUS = "SELECT source_url, target_url, status, target_status FROM backlink_status ORDER BY 1, 2"
+
+
+def test_two_workers_share_one_backlinks_check_queue(redis_url, backlinks_web, tmp_path):
+    server, export, alone_db = backlinks_web
+    since = len(server.hits)
+    db = tmp_path / "shared.db"
+    settings = {
+        **BACKLINKS_SETTINGS,
+        "LINKROT_DB": str(db),
+        "LINKROT_REDIS_URL": redis_url[0],
+        "LINKROT_WORKERS": "2",
+    }
+    first = worker(["backlinks", "-a", f"file={export}"], **settings)
+    second = worker(["backlinks", "-a", f"file={export}"], **settings)
+    logs = [finish(first), finish(second)]
+    pages = Counter(p for m, h, p in server.hits[since:] if m == "GET" and p.startswith("/p"))
     assert len(pages) == 40 and set(pages.values()) == {
         6
     }  # 240 referring pages (40 paths × 6 hosts), each once
@@ -438,5 +449,43 @@ def test_two_workers_share_one_backlinks_check_queue(redis_url, tmp_path):
     assert shared["backlink_checks"].count == shared["backlinks"].count == 240  # exactly one check each
     alone = sqlite_utils.Database(alone_db)
     assert shared["backlink_events"].count == alone["backlink_events"].count > 0  # the history ran once
-    sql = "SELECT source_url, target_url, status, target_status FROM backlink_status ORDER BY 1, 2"
-    assert list(shared.query(sql)) == list(alone.query(sql))
+    assert list(shared.query(BACKLINK_STATUS)) == list(alone.query(BACKLINK_STATUS))
+
+
+def test_the_feeding_worker_killed_mid_queue_is_taken_over(redis_url, backlinks_web, tmp_path):
+    """The worker that streams the check queue into Redis dies: another feeds the rest, nothing lost."""
+    _, export, alone_db = backlinks_web
+    client = redis_url[1]
+    db = tmp_path / "feeder.db"
+    settings = {
+        **BACKLINKS_SETTINGS,
+        "LINKROT_DB": str(db),
+        "LINKROT_REDIS_URL": redis_url[0],
+        "LINKROT_WORKERS": "2",
+        "LINKROT_LEASE_SECONDS": "3",
+        "LINKROT_FLUSH_INTERVAL": "0.5",
+        "LINKROT_SHARED_QUEUE_AHEAD": "4",  # the feeder stays just ahead of the workers
+    }
+    feeder = worker(["backlinks", "-a", f"file={export}"], **settings)
+    deadline = time.monotonic() + 60
+    while not client.keys("linkrot:backlinks:*:run"):  # the feeder created the run and feeds it
+        assert time.monotonic() < deadline and feeder.poll() is None
+        time.sleep(0.05)
+    prefix = client.keys("linkrot:backlinks:*:run")[0].decode()[: -len(":run")]
+    survivor = worker(["backlinks", "-a", f"file={export}"], **settings)
+    while True:  # kill the feeder while the queue is being fed
+        assert time.monotonic() < deadline and feeder.poll() is None and survivor.poll() is None
+        fed = client.get(f"{prefix}:fed")
+        if fed is not None and int(fed) >= 60:
+            break
+        time.sleep(0.02)
+    feeder.send_signal(signal.SIGKILL)
+    feeder.wait(30)
+    assert client.get(f"{prefix}:fed") != b"done"  # the kill came mid-queue
+    log = finish(survivor)
+    assert "feeds it on from" in log  # the survivor took the feeding over
+    shared = sqlite_utils.Database(db)
+    assert next(iter(shared.query("SELECT state FROM runs")))["state"] == "finished"
+    assert shared["backlink_checks"].count == 240  # every backlink checked, none twice
+    alone = sqlite_utils.Database(alone_db)
+    assert list(shared.query(BACKLINK_STATUS)) == list(alone.query(BACKLINK_STATUS))
