@@ -17,6 +17,7 @@ closed with the crawl's stats.
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,11 +106,19 @@ class Run:
         if self.scale is None:
             self.id = self._start_or_resume()
         else:  # the first worker creates the run (and imports); the others join it
-            self.id = self.scale.join(self._start_or_resume, self._joinable)
+            self.id = self.scale.join(
+                self._start_or_resume, self._joinable, self.store.run_token, self.store.share_run
+            )
         stats = self.crawler.stats
         stats.set_value("linkrot/run_id", self.id)
-        stats.set_value("linkrot/db", str(self.store.path))
-        logger.info("linkrot: run %d writing to %s", self.id, self.store.path)
+        if self.writes:
+            stats.set_value("linkrot/db", str(self.store.path))
+            logger.info("linkrot: run %d writing to %s", self.id, self.store.path)
+
+    @property
+    def writes(self) -> bool:
+        """This process writes to the run's database (False: a worker of a shared crawl on another machine)."""
+        return self.scale is None or self.scale.local
 
     def _joinable(self, run_id: int) -> bool:
         state = self.store.run_state(run_id)
@@ -145,7 +154,10 @@ class Run:
     def spider_closed(self, spider: Any, reason: str) -> None:
         stats = self.crawler.stats
         try:
-            self.store.record_limits(self.id, self.limits())
+            if self.writes:
+                self.store.record_limits(self.id, self.limits())
+            elif self.limits():  # the limits this worker met, to the writers
+                self.scale.push_results(pickle.dumps({"limits": self.limits()}), [])
             if self.scale is not None and not self.scale.leave(reason == "finished"):
                 logger.info("linkrot: this worker is done; the last worker of run %d closes it", self.id)
                 return

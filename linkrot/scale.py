@@ -18,6 +18,10 @@ prefix per crawl (``linkrot:<spider>:<hash of site and arguments>``):
   takes the feeding over from ``fed`` (:meth:`Shared.take_over`): a few pages may be queued twice,
   never lost.
 
+- ``token``, ``writers``, ``results``: a worker whose database does not hold the run (another
+  machine: :meth:`Shared.join` compares the run's token) pushes its results to ``results``; the
+  ``writers`` (the workers whose database holds it) write them (:meth:`Shared.drain`).
+
 A worker stays open (``DontCloseSpider``) while anything is queued, leased or being fed anywhere;
 when nothing is, each closes, and the last one to leave runs the after-run steps, closes the run
 row and deletes the crawl's keys.  Writes are idempotent on (run, URL) and (run, backlink), so a
@@ -68,7 +72,9 @@ local token = item[2] .. '|' .. ARGV[1]
 redis.call('HSET', KEYS[2], token, item[1])
 return {token, item[1]}
 """
-# workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix)
+# workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix),
+# the results a dead writer was writing back to the results list; workers removed, requests
+# requeued, writers left
 _REAP = """
 local n = 0
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -80,24 +86,30 @@ for _, w in ipairs(dead) do
     n = n + 1
   end
   redis.call('DEL', h)
+  while redis.call('LMOVE', ARGV[3] .. w, KEYS[4], 'RIGHT', 'LEFT') do end
   redis.call('ZREM', KEYS[1], w)
+  redis.call('ZREM', KEYS[3], w)
 end
-return {#dead, n, redis.call('ZCARD', KEYS[1])}
+return {#dead, n, redis.call('ZCARD', KEYS[3])}
 """
-# this worker leaves: its unfinished leases go back to the queue; how many workers are left
+# this worker leaves: its unfinished leases go back to the queue; how many writers are left
 _LEAVE = """
 local h = ARGV[1]
 local all = redis.call('HGETALL', h)
 for i = 1, #all, 2 do redis.call('ZADD', KEYS[2], string.match(all[i], '^([^|]+)|'), all[i + 1]) end
 redis.call('DEL', h)
 redis.call('ZREM', KEYS[1], ARGV[2])
-return {redis.call('ZCARD', KEYS[1]), #all / 2}
+redis.call('ZREM', KEYS[3], ARGV[2])
+return {redis.call('ZCARD', KEYS[3]), #all / 2}
 """
 # work left anywhere: queued, leased by a live worker, still being fed, or its feeding not finished
+# (while the run is published: the last worker deletes every key), results not written yet
 _BUSY = """
-local n = redis.call('ZCARD', KEYS[2]) + redis.call('EXISTS', KEYS[3])
-if redis.call('GET', KEYS[4]) ~= 'done' then n = n + 1 end
-for _, w in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('HLEN', ARGV[1] .. w) end
+local n = redis.call('ZCARD', KEYS[2]) + redis.call('EXISTS', KEYS[3]) + redis.call('LLEN', KEYS[5])
+if redis.call('EXISTS', KEYS[6]) == 1 and redis.call('GET', KEYS[4]) ~= 'done' then n = n + 1 end
+for _, w in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('HLEN', ARGV[1] .. w) + redis.call('LLEN', ARGV[2] .. w)
+end
 return n
 """
 
@@ -171,6 +183,9 @@ class Shared:
         self.server.ping()
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
         self.created = False  # this worker created (or resumed) the run and seeds it
+        # this worker's database holds the run (a writer); False: a worker on another machine, whose
+        # results go through Redis to the writers (:meth:`push_results`, :meth:`drain`)
+        self.local = True
         self.feeding = False  # this worker feeds the shared queue (the creator, or who took over)
         # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
         self.feeder: Callable[[str | None], None] | None = None
@@ -189,16 +204,39 @@ class Shared:
 
     # -- joining -------------------------------------------------------------------------------
 
-    def join(self, create: Callable[[], int], is_live: Callable[[int], bool], wait: float = 600) -> int:
-        """The run id: the published one, or one ``create()`` makes (under a Redis lock) and publishes."""
+    def join(
+        self,
+        create: Callable[[], int],
+        is_live: Callable[[int], bool],
+        token_of: Callable[[int], str | None],
+        share: Callable[[int, str], None],
+        wait: float = 600,
+    ) -> int:
+        """The run id: the published one, or one ``create()`` makes (under a Redis lock) and publishes.
+
+        The first worker marks its run with a random token (``share``) published beside the id; a
+        worker whose database holds no run with that token (``token_of``) is on another machine:
+        it joins as a worker whose results go through Redis to the writers.
+        """
         deadline = time.monotonic() + wait
         while True:
-            published = self.server.get(self.key("run"))
+            published, token = self.server.mget(self.key("run"), self.key("token"))
             if published is not None:
-                if is_live(int(published)):
+                run_id = int(published)
+                if token is not None and token_of(run_id) != token.decode():
+                    self.local = False
                     self._register()
-                    logger.info("linkrot: worker %s joins run %s", self.worker, int(published))
-                    return int(published)
+                    logger.info(
+                        "linkrot: worker %s joins run %s of another database: its results go through Redis "
+                        "to the workers that write to it",
+                        self.worker,
+                        run_id,
+                    )
+                    return run_id
+                if is_live(run_id):
+                    self._register()
+                    logger.info("linkrot: worker %s joins run %s", self.worker, run_id)
+                    return run_id
                 self.clear()  # the keys of a crawl that finished: start afresh
                 continue
             if self.server.set(self.key("creating"), self.worker, nx=True, ex=int(wait)):
@@ -207,7 +245,9 @@ class Shared:
                     self.server.set(self.key("seeding"), self.worker, ex=int(self.config.lease))
                     self.server.delete(self.key("fed"))
                     run_id = create()
-                    self.server.set(self.key("run"), run_id)
+                    token = os.urandom(8).hex()
+                    share(run_id, token)
+                    self.server.mset({self.key("token"): token, self.key("run"): run_id})
                 finally:
                     self.server.delete(self.key("creating"))
                 self.created = self.feeding = True
@@ -224,6 +264,8 @@ class Shared:
 
     def _register(self) -> None:
         self.server.zadd(self.key("workers"), {self.worker: time.time()})
+        if self.local:
+            self.server.zadd(self.key("writers"), {self.worker: time.time()})
         self._beat = task.LoopingCall(self.heartbeat)
         self._beat.start(max(0.5, self.config.lease / 4), now=False)
         # Scrapy's engine looks at an empty scheduler again only every 5 s; others fill the shared queue
@@ -255,8 +297,8 @@ class Shared:
 
     def take_over(self) -> bool:
         """Feed the queue when the worker feeding it stopped answering before it was done."""
-        if self.feeding or self.feeder is None:
-            return False
+        if self.feeding or self.feeder is None or not self.local:
+            return False  # feeding reads the run's database
         fed = self.server.get(self.key("fed"))
         if fed == b"done" or self.server.exists(self.key("seeding")):
             return False
@@ -278,10 +320,10 @@ class Shared:
         self.server.set(self.key("fed"), cursor)
 
     def reap(self) -> tuple[int, int]:
-        """Remove the workers silent for a lease and queue their requests again: (workers removed, left)."""
+        """Remove the workers silent for a lease and queue their requests again: (removed, writers left)."""
         removed, requeued, left = self._reap(
-            keys=[self.key("workers"), self.key("queue")],
-            args=[time.time() - self.config.lease, self.key("leases:")],
+            keys=[self.key("workers"), self.key("queue"), self.key("writers"), self.key("results")],
+            args=[time.time() - self.config.lease, self.key("leases:"), self.key("writing:")],
         )
         if requeued:
             self.crawler.stats.inc_value("linkrot/scale/requeued", requeued)
@@ -330,14 +372,58 @@ class Shared:
             for token in tokens:
                 self.leased.pop(token, None)
 
+    def push_results(self, payload: bytes, tokens: list[str]) -> None:
+        """A worker of another machine: its results to the writers, and the leases they end, in one step."""
+        pipe = self.server.pipeline(transaction=True)
+        pipe.rpush(self.key("results"), payload)
+        if tokens:
+            pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
+        pipe.execute()
+        for token in tokens:
+            self.leased.pop(token, None)
+
+    def drain(self, write: Callable[[bytes], None]) -> int:
+        """A writer: write the results other machines' workers sent, one batch at a time.
+
+        A batch is moved to ``writing:<worker>`` while it is written: if this worker dies, the
+        others put it back (:meth:`reap`); the writes are upserts, so a batch written twice is one.
+        """
+        mine, done = self.key(f"writing:{self.worker}"), 0
+        while (payload := self.server.lmove(self.key("results"), mine, "LEFT", "RIGHT")) is not None:
+            write(payload)
+            self.server.delete(mine)
+            done += 1
+        return done
+
     def busy(self) -> int:
         self.reap()
+        if not self.local:
+            self.check_writers()
         return int(
             self._busy(
-                keys=[self.key("workers"), self.key("queue"), self.key("seeding"), self.key("fed")],
-                args=[self.key("leases:")],
+                keys=[
+                    self.key("workers"),
+                    self.key("queue"),
+                    self.key("seeding"),
+                    self.key("fed"),
+                    self.key("results"),
+                    self.key("run"),
+                ],
+                args=[self.key("leases:"), self.key("writing:")],
             )
         )
+
+    def check_writers(self) -> None:
+        """Say once when no worker that writes to the run's database is left (results wait in Redis)."""
+        if self.server.zcard(self.key("writers")) or self._warned_no_writer:
+            return
+        self._warned_no_writer = True
+        logger.warning(
+            "linkrot: no worker writing to the run's database is left: results wait in Redis until one "
+            "is started on the machine that holds it (the same command, its LINKROT_DB)"
+        )
+
+    _warned_no_writer = False
 
     def on_idle(self) -> None:
         """spider_idle: write what is buffered (it ends this worker's leases), then stay while work is left."""
@@ -346,13 +432,13 @@ class Shared:
             raise DontCloseSpider
 
     def once(self, name: str) -> bool:
-        """True for exactly one worker of the crawl (a step done once, e.g. crawling the sitemaps' orphans)."""
-        return bool(self.server.set(self.key(f"once:{name}"), self.worker, nx=True))
+        """True for exactly one writer of the crawl (a step done once, e.g. crawling the sitemaps' orphans)."""
+        return self.local and bool(self.server.set(self.key(f"once:{name}"), self.worker, nx=True))
 
     # -- the end -------------------------------------------------------------------------------
 
     def leave(self, finished: bool) -> bool:
-        """This worker is done; True when it is the one that closes the run.
+        """This worker is done; True when it is the one that closes the run (the last writer).
 
         Its unfinished leases go back to the queue.  When the crawl is finished, the others are
         finishing too, or dead: wait for them to leave or for their heartbeats to expire (a worker
@@ -362,11 +448,13 @@ class Shared:
             if call is not None and call.running:
                 call.stop()
         left, requeued = self._leave(
-            keys=[self.key("workers"), self.key("queue")],
+            keys=[self.key("workers"), self.key("queue"), self.key("writers")],
             args=[self.key(f"leases:{self.worker}"), self.worker],
         )
         if requeued:
             logger.info("linkrot: %d requests this worker had not finished are queued again", requeued)
+        if not self.local:
+            return False  # the run is closed by a worker that writes to its database
         if left == 0:
             return True  # the last to leave (atomically: only one worker sees none left)
         deadline = time.monotonic() + self.config.lease + 1

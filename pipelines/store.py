@@ -1,7 +1,12 @@
-"""Write items to the run's SQLite store in batches (never one commit per item)."""
+"""Write items to the run's SQLite store in batches (never one commit per item).
+
+In a crawl shared by workers on several machines (docs/scale-out.md), a worker whose database
+does not hold the run sends its batches through Redis, and the workers that hold it write them.
+"""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from twisted.internet import task
@@ -24,6 +29,7 @@ class StorePipeline:
         self.results: list[UrlResult] = []
         self.sitemap: list[SitemapEntry] = []
         self.checks: list[BacklinkCheck] = []
+        self.traps: list[TrapEntry] = []  # another machine's worker: sent with the next batch
         self.batch_size = 1
         self._flusher: task.LoopingCall | None = None
 
@@ -53,7 +59,9 @@ class StorePipeline:
         elif isinstance(item, SitemapEntry):
             self.sitemap.append(item)
         elif isinstance(item, TrapEntry):  # rare: written at once
-            if self.run is not None:
+            if self.run is not None and not self.run.writes:
+                self.traps.append(item)
+            elif self.run is not None:
                 self.run.store.write_traps(self.run.id, [item])
         else:
             return item
@@ -64,20 +72,37 @@ class StorePipeline:
     def flush(self) -> None:
         if self.run is None:
             return
+        scale = self.run.scale
         # a shared crawl: the requests whose results are all in this batch, taken before it is written
-        leases = self.run.scale.finished_leases() if self.run.scale is not None else []
-        results, self.results = self.results, []
-        sitemap, self.sitemap = self.sitemap, []
-        checks, self.checks = self.checks, []
-        store, run_id = self.run.store, self.run.id
-        if checks:
-            store.write_checks(run_id, checks)
-        if results:
-            store.write_results(run_id, results)
-        if sitemap:
-            store.write_sitemap(run_id, sitemap)
+        leases = scale.finished_leases() if scale is not None else []
+        batch = {"results": self.results, "sitemap": self.sitemap, "checks": self.checks, "traps": self.traps}
+        self.results, self.sitemap, self.checks, self.traps = [], [], [], []
+        if not self.run.writes:
+            if any(batch.values()):
+                scale.push_results(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), leases)
+            else:
+                scale.release(leases)
+            return
+        self.write(batch)
         if leases:
-            self.run.scale.release(leases)  # written: a worker killed from now on leaves nothing to redo
+            scale.release(leases)  # written: a worker killed from now on leaves nothing to redo
+        if scale is not None:
+            # batches other machines' workers of this crawl pickled (Redis is trusted like the queue,
+            # whose requests scrapy-redis pickles too)
+            scale.drain(lambda payload: self.write(pickle.loads(payload)))
+
+    def write(self, batch: dict[str, list]) -> None:
+        store, run_id = self.run.store, self.run.id
+        if batch.get("checks"):
+            store.write_checks(run_id, batch["checks"])
+        if batch.get("results"):
+            store.write_results(run_id, batch["results"])
+        if batch.get("sitemap"):
+            store.write_sitemap(run_id, batch["sitemap"])
+        if batch.get("traps"):
+            store.write_traps(run_id, batch["traps"])
+        if batch.get("limits"):
+            store.record_limits(run_id, batch["limits"])
 
     def close_spider(self) -> None:
         if self._flusher is not None and self._flusher.running:

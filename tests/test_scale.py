@@ -377,6 +377,60 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
     assert len(pages) == len(set(pages))
 
 
+def wait_for_run(client, spider: str, proc: subprocess.Popen) -> None:
+    """Until the first worker has created the shared run (so that it is the one whose database holds it)."""
+    deadline = time.monotonic() + 60
+    while not client.keys(f"linkrot:{spider}:*:run"):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["whole", "remote-worker-killed"])
+def test_workers_on_another_machine_send_their_results_to_the_run_database(
+    big_site, redis_url, one_worker, tmp_path, kill
+):
+    """A worker whose LINKROT_DB does not hold the run (another machine) crawls its share; its results
+    reach the run's database through Redis, written by the worker that holds it."""
+    server, url = big_site
+    alone, alone_gets = one_worker
+    db, elsewhere = tmp_path / "main.db", tmp_path / "elsewhere" / "other.db"
+    elsewhere.parent.mkdir()
+    settings = {
+        "LINKROT_RESOLVE": RESOLVE,
+        "LINKROT_REDIS_URL": redis_url[0],
+        "LINKROT_WORKERS": "2",
+        "LINKROT_LEASE_SECONDS": "3",
+        "LINKROT_FLUSH_INTERVAL": "0.5",
+    }
+    since = len(server.hits)
+    writer = worker(["site", "-a", f"url={url}"], LINKROT_DB=str(db), **settings)
+    wait_for_run(redis_url[1], "site", writer)
+    remote = worker(["site", "-a", f"url={url}"], LINKROT_DB=str(elsewhere), **settings)
+    if kill:
+        deadline = time.monotonic() + 120
+        while len(server.hits) - since < PAGES / 3:  # kill it while pages are being crawled
+            assert time.monotonic() < deadline and remote.poll() is None
+            time.sleep(0.05)
+        remote.send_signal(signal.SIGKILL)
+        remote.wait(30)
+        log = finish(writer)
+        assert "queued again" in log or "stopped answering" in log
+    else:
+        logs = [finish(writer), finish(remote)]
+        assert "of another database" in logs[1]
+        assert requests_made(logs[1]) > PAGES / 10  # it crawled a share
+        gets = page_gets(server, since)
+        assert gets == alone_gets  # each page once in total, as one worker fetches them
+    main = sqlite_utils.Database(db)
+    run = list(main.query("SELECT state FROM runs"))
+    assert run == [{"state": "finished"}]
+    assert views(db) == views(alone)  # every result is in the run's database, none twice
+    pages = [r[0] for r in views(db)["pages"]]
+    assert len(pages) == len(set(pages))
+    assert not list(sqlite_utils.Database(elsewhere).query("SELECT * FROM runs"))  # no run of its own
+    assert not redis_url[1].keys("linkrot:site:*")
+
+
 def make_backlinks_web(root: Path) -> None:
     for h in range(6):
         host = root / f"h{h}.test"

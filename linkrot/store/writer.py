@@ -179,6 +179,15 @@ class Writer(Connection):
             merged = sorted(limits | set(filter(None, (known or "").split(","))))
             self._conn.execute("UPDATE runs SET stopped_by = ? WHERE id = ?", (",".join(merged), run_id))
 
+    def share_run(self, run_id: int, token: str) -> None:
+        """Mark the run as this database's part of a shared crawl (the token published in Redis)."""
+        with self._conn:
+            self._conn.execute("UPDATE runs SET shared_token = ? WHERE id = ?", (token, run_id))
+
+    def run_token(self, run_id: int) -> str | None:
+        """The shared crawl's token of a run of this database; None when there is no such run."""
+        return self._value("SELECT shared_token FROM runs WHERE id = ?", (run_id,))
+
     def run_state(self, run_id: int) -> str | None:
         """``running``, ``interrupted``, ``finished``; None when there is no such run."""
         return self._value("SELECT state FROM runs WHERE id = ?", (run_id,))
