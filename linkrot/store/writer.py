@@ -151,17 +151,20 @@ class Writer(Connection):
             yield from rows
             after = rows[-1][0]
 
-    def pending_links(self, run_id: int) -> list[tuple[str, int | None, int]]:
-        """Link targets found by a run and not fetched yet: (url, depth of the page it was found on, is_internal)."""
-        return self._conn.execute(
+    def pending_links(self, run_id: int, batch: int = 5000) -> Iterator[tuple[str, int | None, int]]:
+        """Link targets found by a run and not fetched yet: (url, depth of the page it was found on,
+        is_internal), read in batches by target URL (the scheduler orders them by depth)."""
+        return self._pages(
             """
             SELECT l.target_url, min(u.depth), max(l.is_internal) FROM links l
             JOIN urls u ON u.run_id = l.run_id AND u.url = l.source_url
-            WHERE l.run_id = ? AND NOT EXISTS (SELECT 1 FROM urls d WHERE d.run_id = l.run_id AND d.url = l.target_url)
-            GROUP BY l.target_url ORDER BY min(u.depth), l.target_url
+            WHERE l.run_id = ? AND l.target_url > ?
+              AND NOT EXISTS (SELECT 1 FROM urls d WHERE d.run_id = l.run_id AND d.url = l.target_url)
+            GROUP BY l.target_url ORDER BY l.target_url LIMIT ?
             """,
-            (run_id,),
-        ).fetchall()
+            run_id,
+            batch,
+        )
 
     def sitemap_entries(self, run_id: int) -> dict[str, str]:
         return dict(
