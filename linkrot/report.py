@@ -210,7 +210,7 @@ def sections(data: dict[str, Any]) -> list[Section]:
         [[r["site"], r["run_id"], r["said"]] for r in data.get("stopped", [])],
     )
     site = [
-        counted("Site crawl", "status", data["site"]),
+        counted("Site crawl: URLs of the site by status", "status", data["site"]),
         Section(
             "Broken links (site crawl)",
             ["url", "status", "pages", "linked from", "anchor"],
@@ -467,7 +467,7 @@ def _html_charts(data: dict[str, Any]) -> dict[str, str]:
         "Backlink verdicts": charts.bar_chart(
             "Backlink verdicts", [charts.Bar(k, v, verdict_colour(k)) for k, v in data["verdicts"].items()]
         ),
-        "Site crawl": charts.bar_chart(
+        "Site crawl: URLs of the site by status": charts.bar_chart(
             "Pages of the latest crawl, by status",
             [charts.Bar(k, v, status_colour(k)) for k, v in data["site"].items()],
         ),
