@@ -68,7 +68,11 @@ class Progress:
         said = f", {soft} soft 404s"
         orphans = stats.get_value("linkrot/view/orphans")
         if orphans is not None:  # a worker of a shared crawl that is not the last one did not count them
-            said += f", {orphans_said(orphans, stats.get_value('linkrot/sitemap_urls', 0))}"
+            sitemap_urls = stats.get_value("linkrot/sitemap_urls")
+            if sitemap_urls is None:  # another worker of a shared crawl read the sitemaps
+                said += f", {orphans} orphans"
+            else:
+                said += f", {orphans_said(orphans, sitemap_urls)}"
         return said
 
     def rates(self, done: int) -> tuple[float, float]:

@@ -144,3 +144,10 @@ def test_the_crawl_and_its_summary_end_with_soft_404s_and_no_sitemap(fixit):
     assert "6 broken links, 0 broken resources, 2 links to redirecting URLs" in text
     assert "1 soft 404s, no sitemap read, 0 blocked by robots.txt" in text
     assert "0 orphans" not in text
+
+
+def test_a_crawl_that_read_a_sitemap_ends_with_its_orphans(demo_server, tmp_path):
+    # the demo site: a sitemap listing a page no page links to, and a soft 404
+    result = crawl(tmp_path / "demo.db", f"{demo_server.origin}/", LINKROT_PROGRESS_INTERVAL=3600)
+    done = [line for line in result.log.splitlines() if "linkrot done (finished)" in line]
+    assert len(done) == 1 and done[0].endswith(" redirecting, 1 soft 404s, 1 orphans"), done
