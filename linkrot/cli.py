@@ -155,12 +155,15 @@ def redirects(
 @overrides_option
 @click.pass_context
 def report(ctx: click.Context, db: str, fmt: str, top: int, overrides: str) -> None:
-    """Summarise what the crawls found.
+    """Say what the crawls found, what to fix and where.
 
-    Backlink verdicts and triage buckets, site-crawl statuses, the most
-    valuable broken backlinks with their suggested targets, broken links, the longest redirect chains
-    and loops, and lost links by referring domain. Suggestions are computed afresh but not stored.
-    Exit 2 when there are broken backlinks or broken links.
+    The site: what was checked (HTML pages, URLs checked, redirects, errors, resources,
+    external), broken links with every page that links to them, broken resources, links to
+    redirecting URLs, the longest redirect chains and loops, soft 404s and orphans. The backlinks:
+    verdicts and triage buckets, the most valuable broken backlinks with their suggested targets,
+    KPIs and lost links by referring domain. Sections with nothing to say are left out; the next
+    steps that apply come last. Suggestions are computed afresh but not stored. Exit 2 when there
+    are broken backlinks, broken links or broken resources.
 
     \b
     Example:

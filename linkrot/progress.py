@@ -13,6 +13,7 @@ from twisted.internet import task
 from .config import progress_interval
 from .run import Run
 from .status import Verdict
+from .summary import orphans_said
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +41,39 @@ class Progress:
         self._loop = task.LoopingCall(self.log)
         self._loop.start(self.interval, now=False)
 
-    def line(self) -> str:
+    def line(self, done: bool = False) -> str:
+        """The progress line; ``done``: the last one, what the crawl found instead of what is in flight."""
         run = self.crawler.get_extension(Run)
         if run is not None and run.spec.progress == "backlinks":
             return self.backlinks_line()
         stats = self.crawler.stats
-        done = stats.get_value("linkrot/pages", 0) + stats.get_value("linkrot/external", 0)
-        rate, overall = self.rates(done)
-        engine = self.crawler.engine
-        pending = len(engine.downloader.active) if engine and engine.downloader else 0
-        return (
+        fetched = stats.get_value("linkrot/pages", 0) + stats.get_value("linkrot/external", 0)
+        rate, overall = self.rates(fetched)
+        line = (
             f"{stats.get_value('linkrot/pages', 0)} pages, {stats.get_value('linkrot/external', 0)} external "
             f"({rate:.0f}/s now, {overall:.0f}/s overall), {stats.get_value('linkrot/broken', 0)} broken, "
-            f"{stats.get_value('linkrot/chains', 0)} redirecting, {pending} in flight"
+            f"{stats.get_value('linkrot/chains', 0)} redirecting"
         )
+        if done:
+            return line + self.findings()
+        engine = self.crawler.engine
+        pending = len(engine.downloader.active) if engine and engine.downloader else 0
+        return f"{line}, {pending} in flight"
+
+    def findings(self) -> str:
+        """``, 3 soft 404s, 2 orphans`` (``no sitemap read`` when there was none), as the run counted
+        them when it closed (``linkrot/view/*``, set before this extension's spider_closed runs)."""
+        stats = self.crawler.stats
+        soft = stats.get_value("linkrot/view/soft_404s", stats.get_value("linkrot/soft_404", 0))
+        said = f", {soft} soft 404s"
+        orphans = stats.get_value("linkrot/view/orphans")
+        if orphans is not None:  # a worker of a shared crawl that is not the last one did not count them
+            sitemap_urls = stats.get_value("linkrot/sitemap_urls")
+            if sitemap_urls is None:  # another worker of a shared crawl read the sitemaps
+                said += f", {orphans} orphans"
+            else:
+                said += f", {orphans_said(orphans, sitemap_urls)}"
+        return said
 
     def rates(self, done: int) -> tuple[float, float]:
         now = time.monotonic()
@@ -82,4 +102,4 @@ class Progress:
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
-        logger.info("linkrot done (%s): %s", reason, self.line())
+        logger.info("linkrot done (%s): %s", reason, self.line(done=True))

@@ -17,11 +17,12 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from . import charts
 from .redirectmap import Seen
 from .status import Change, Status, Triage, Verdict
-from .summary import describe_limits
+from .summary import NO_SITEMAP, describe_limits
 
 if TYPE_CHECKING:
     from .store import Store
@@ -38,8 +39,17 @@ def _change_counts(changes: list[tuple[Change, bool, int]]) -> dict[str, int]:
 
 
 def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report as one JSON-ready object; ``suggestions`` (fresh ones) win over the stored ones."""
+    """The report as one JSON-ready object; ``suggestions`` (fresh ones) win over the stored ones.
+
+    The JSON holds every list the text shows, whole where the text shortens it (``linked_from``: every
+    page that links to a broken URL); ``site_crawled`` and ``backlinks_checked`` say which parts apply.
+    """
     runs = store.run_count()
+    site_runs = store.latest_site_runs()
+    totals = store.problem_totals()
+    # what the crawls checked, each figure named for what it counts (no "pages" mixing redirects and 404s)
+    totals.update(store.crawl_counts())
+    totals["sitemap_urls"] = sum(store.sitemap_url_count(r["run_id"]) for r in site_runs)
     broken_backlinks = store.broken_backlinks(limit=top)
     for row in broken_backlinks:
         fresh = (suggestions or {}).get(row["url"])
@@ -54,19 +64,26 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
     lost = store.lost_links_by_domain(limit=top)
     for row in lost:
         row["verdicts"] = ", ".join(row["verdicts"])
-    return {
+    data = {
         "runs": runs,
         "hint": None
         if runs
         else "No crawl in this database yet: scrapy crawl site -a url=https://www.example.com/",
-        "totals": store.problem_totals(),
+        "site_crawled": bool(site_runs),
+        "backlinks_checked": bool(totals["backlinks"]),
+        "sites": [r["site"] for r in site_runs],
+        "sitemap_read": bool(totals["sitemap_urls"]),
+        "totals": totals,
         "verdicts": _ordered(store.verdict_counts(), list(Verdict)),
         "triage": _ordered(store.triage_counts(), list(Triage)),
         "site": _ordered(store.page_outcome_counts(), list(Status)),
         "broken_backlinks": broken_backlinks,
         "broken_links": store.broken_link_targets(limit=top),
         "broken_resources": store.broken_link_targets(limit=top, resources=True),
+        "redirecting_links": store.redirecting_links(limit=top),
         "redirect_chains": store.longest_redirect_chains(limit=top),
+        "soft_404s": store.soft_404s(limit=top),
+        "orphans": store.orphan_pages(limit=top),
         "lost_links_by_domain": lost,
         # KPIs (article 004): monthly figures against the healthy bands, the anchor mix, loss spikes
         "kpi_monthly": store.kpi_months(limit=12),
@@ -80,11 +97,43 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
             for row in store.stopped_site_runs()
         ],
     }
+    data["hints"] = hints(data)
+    return data
 
 
 def has_problems(data: dict[str, Any]) -> bool:
     totals = data["totals"]
     return bool(totals["broken_backlinks"] or totals["broken_links"] or totals["broken_resources"])
+
+
+def hints(data: dict[str, Any]) -> list[str]:
+    """What to do next, only for what the report found: a link on our pages is fixed on our pages, a
+    dead page of ours that other sites link to is fixed with a redirect."""
+    t = data["totals"]
+    said = []
+    if t["broken_links"]:
+        said.append(
+            'Broken links: edit the pages that link to them ("linked from"): point each link to a page '
+            "that exists, or remove it."
+        )
+    if t["broken_resources"]:
+        said.append("Broken resources: put the missing files back, or edit the pages that load them.")
+    if t["redirecting_links"]:
+        said.append(
+            "Links to redirecting URLs: edit these pages to link straight to where the redirect ends "
+            "(fix the link, not the server)."
+        )
+    if t["soft_404s"]:
+        said.append(
+            "Soft 404s: make these URLs answer 404 or 410 (or redirect them to a page that replaces them), "
+            "or give them real content."
+        )
+    if t["broken_backlinks"]:
+        said.append(
+            "Broken backlinks: linkrot suggest (review the targets), then "
+            "linkrot redirects --format nginx|apache|netlify|csv (the redirect map)."
+        )
+    return said
 
 
 # -- one table model, four formats ------------------------------------------------------
@@ -95,77 +144,103 @@ class Section:
     title: str
     columns: list[str]
     rows: list[list[Any]]
-    empty: str = "none"
 
 
 def _number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-_LABELS = {
-    "broken_backlinks": "broken backlink targets",
-    "broken_links": "broken links (page, link)",
-    "broken_resources": "broken resources (page, image/script/stylesheet...)",
-    "pages": "pages",
-    "redirect_chains": "redirect chains of 2+ hops",
-    "redirect_loops": "URLs in redirect loops",
-    "soft_404s": "soft 404s",
-    "orphans": "orphans",
-    "backlinks": "backlinks",
-}
+_SHOWN_PAGES = 3  # source pages named in a cell; the JSON lists them all
+
+
+def _shortener(sites: list[str]) -> Callable[[str], str]:
+    """Pages of the one site crawled, shown as their paths (the JSON keeps the URLs)."""
+    origins = {urlunsplit(urlsplit(site)[:2] + ("", "", "")) for site in sites}
+    if len(origins) != 1:
+        return lambda url: url
+    origin = origins.pop()
+    return lambda url: url[len(origin) :] if url.startswith(origin + "/") else url
+
+
+def _pages(urls: list[str], short: Callable[[str], str]) -> str:
+    """``/a.html, /b.html, /c.html and 2 more pages``."""
+    named = ", ".join(short(url) for url in urls[:_SHOWN_PAGES])
+    more = len(urls) - _SHOWN_PAGES
+    return f"{named} and {more} more page{'s' if more > 1 else ''}" if more > 0 else named
+
+
+def _summary_rows(data: dict[str, Any]) -> list[list[Any]]:
+    t = data["totals"]
+    rows: list[list[Any]] = []
+    if data["site_crawled"]:
+        rows += [
+            ["HTML pages (answered 200 with a page)", t["html_pages"]],
+            ["URLs checked (pages, files, resources, external)", t["urls_checked"]],
+            ["redirecting URLs", t["redirects"]],
+            ["URLs that failed (errors)", t["errors"]],
+            ["resources checked (images, scripts, stylesheets...)", t["resources"]],
+            ["external URLs checked", t["external"]],
+            ["broken links (page, link)", t["broken_links"]],
+            ["broken resources (page, image/script/stylesheet...)", t["broken_resources"]],
+            ["links to redirecting URLs (page, link)", t["redirecting_links"]],
+            ["redirect chains of 2+ hops", t["redirect_chains"]],
+            ["URLs in redirect loops", t["redirect_loops"]],
+            ["soft 404s", t["soft_404s"]],
+            # no sitemap, no orphan to find: "0 orphans" would claim a finding
+            ["orphans (in the sitemap, linked from no page)", t["orphans"]]
+            if data["sitemap_read"]
+            else [f"orphans: {NO_SITEMAP}", ""],
+        ]
+    if data["backlinks_checked"]:
+        rows += [["backlinks", t["backlinks"]], ["broken backlink targets", t["broken_backlinks"]]]
+    return rows
 
 
 def sections(data: dict[str, Any]) -> list[Section]:
-    t = data["totals"]
+    """The report's tables, in order; a table with nothing to say is left out (a site crawl alone shows
+    no backlink tables, a backlinks check alone no site tables)."""
+    short = _shortener(data.get("sites", []))
 
     def counted(title: str, label: str, counts: dict[str, int]) -> Section:
         return Section(title, [label, "count"], [[k, v] for k, v in counts.items()])
 
-    stopped = (
-        [
-            Section(
-                "Crawls stopped at a limit",
-                ["site", "run", "what happened"],
-                [[r["site"], r["run_id"], r["said"]] for r in data["stopped"]],
-            )
-        ]
-        if data.get("stopped")
-        else []
+    stopped = Section(
+        "Crawls stopped at a limit",
+        ["site", "run", "what happened"],
+        [[r["site"], r["run_id"], r["said"]] for r in data.get("stopped", [])],
     )
-    return [
-        *stopped,
-        Section("Summary", ["what", "count"], [[_LABELS.get(k, k), v] for k, v in t.items()]),
-        counted("Backlink verdicts", "verdict", data["verdicts"]),
-        counted("Backlink triage", "bucket", data["triage"]),
-        counted("Site crawl", "status", data["site"]),
-        Section(
-            "Broken backlinks (our dead pages that live links point to)",
-            ["url", "status", "domains", "backlinks", "authority", "suggested target", "confidence"],
-            [
-                [
-                    r["url"],
-                    r["status"],
-                    r["referring_domains"],
-                    r["backlinks"],
-                    _number(r["best_authority"]),
-                    (r["suggested_target"] or "") + (" (home page)" if r["suggestion_is_home"] else ""),
-                    f"{r['confidence']:.2f}" if r["suggested_target"] else "",
-                ]
-                for r in data["broken_backlinks"]
-            ],
-        ),
+    site = [
+        counted("Site crawl: URLs of the site by status", "status", data["site"]),
         Section(
             "Broken links (site crawl)",
-            ["url", "status", "pages", "found on", "anchor"],
+            ["url", "status", "pages", "linked from", "anchor"],
             [
-                [r["url"], r["status"], r["pages"], r["found_on"], r["anchor_text"]]
+                [r["url"], r["status"], r["pages"], _pages(r["linked_from"], short), r["anchor_text"]]
                 for r in data["broken_links"]
             ],
         ),
         Section(
             "Broken resources: images, scripts, stylesheets, media (site crawl)",
-            ["url", "kind", "status", "pages", "found on"],
-            [[r["url"], r["kind"], r["status"], r["pages"], r["found_on"]] for r in data["broken_resources"]],
+            ["url", "kind", "status", "pages", "loaded by"],
+            [
+                [r["url"], r["kind"], r["status"], r["pages"], _pages(r["linked_from"], short)]
+                for r in data["broken_resources"]
+            ],
+        ),
+        Section(
+            "Links to redirecting URLs (edit the link to point where it ends)",
+            ["page", "link", "redirects", "ends at", "to", "anchor"],
+            [
+                [
+                    short(r["source_url"]),
+                    r["url"],
+                    r["redirects"],
+                    r["final_url"],
+                    "your site" if r["is_internal"] else "elsewhere",
+                    r["anchor_text"],
+                ]
+                for r in data.get("redirecting_links", [])
+            ],
         ),
         Section(
             "Redirect chains (2+ hops) and loops",
@@ -180,6 +255,32 @@ def sections(data: dict[str, Any]) -> list[Section]:
                     r["linked_from"],
                 ]
                 for r in data["redirect_chains"]
+            ],
+        ),
+        _soft_404_section(data.get("soft_404s", [])),
+        Section(
+            "Orphans (in the sitemap, linked from no page)",
+            ["url", "status", "title"],
+            [[r["url"], r["status"], r["title"]] for r in data.get("orphans", [])],
+        ),
+    ]
+    backlinks = [
+        counted("Backlink verdicts", "verdict", data["verdicts"]),
+        counted("Backlink triage", "bucket", data["triage"]),
+        Section(
+            "Broken backlinks (our dead pages that live links point to)",
+            ["url", "status", "domains", "backlinks", "authority", "suggested target", "confidence"],
+            [
+                [
+                    r["url"],
+                    r["status"],
+                    r["referring_domains"],
+                    r["backlinks"],
+                    _number(r["best_authority"]),
+                    (r["suggested_target"] or "") + (" (home page)" if r["suggestion_is_home"] else ""),
+                    f"{r['confidence']:.2f}" if r["suggested_target"] else "",
+                ]
+                for r in data["broken_backlinks"]
             ],
         ),
         _kpi_section(data),
@@ -238,6 +339,25 @@ def sections(data: dict[str, Any]) -> list[Section]:
             ],
         ),
     ]
+    shown = [
+        stopped,
+        Section("Summary", ["what", "count"], _summary_rows(data)),
+        *(site if data["site_crawled"] else []),
+        *(backlinks if data["backlinks_checked"] else []),
+    ]
+    return [s for s in shown if s.rows]
+
+
+def _soft_404_section(rows: list[dict[str, Any]]) -> Section:
+    """Every column the ``soft_404s`` view has, the known ones first (the classifier may add some)."""
+    known = ["url", "reason", "similarity", "title"]
+    extra = [c for c in (rows[0] if rows else {}) if c not in known and c != "depth"]
+    columns = known + extra
+    return Section(
+        'Soft 404s (answer 200, look like the site\'s "not found" page)',
+        columns,
+        [[_number(r.get(c)) for c in columns] for r in rows],
+    )
 
 
 def _kpi_section(data: dict[str, Any]) -> Section:
@@ -275,9 +395,6 @@ def render_text(data: dict[str, Any], database: str) -> str:
     out = [f"linkrot report: {database}"]
     for s in sections(data):
         out += ["", s.title]
-        if not s.rows:
-            out.append(f"  {s.empty}")
-            continue
         cells = [[clean(c) for c in row] for row in [s.columns, *s.rows]]
         cells = [[c if len(c) <= 100 else c[:99] + "…" for c in row] for row in cells]
         widths = [max(len(row[i]) for row in cells) for i in range(len(s.columns))]
@@ -288,11 +405,8 @@ def render_text(data: dict[str, Any], database: str) -> str:
         for row in cells:
             line = "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric))
             out.append("  " + line.rstrip())
-    if has_problems(data):
-        out += [
-            "",
-            "Next: linkrot suggest (review the targets), then linkrot redirects --format nginx|apache|netlify|csv",
-        ]
+    if data.get("hints"):
+        out += ["", "Next:", *(f"  - {clean(hint)}" for hint in data["hints"])]
     return "\n".join(out) + "\n"
 
 
@@ -309,12 +423,11 @@ def render_markdown(data: dict[str, Any], database: str) -> str:
     out = [f"# linkrot report: {_md(database)}"]
     for s in sections(data):
         out += ["", f"## {s.title}", ""]
-        if not s.rows:
-            out.append(f"_{s.empty}_")
-            continue
         out.append("| " + " | ".join(s.columns) + " |")
         out.append("|" + "|".join("---" for _ in s.columns) + "|")
         out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in s.rows]
+    if data.get("hints"):
+        out += ["", "## Next", "", *(f"- {_md(hint)}" for hint in data["hints"])]
     return "\n".join(out) + "\n"
 
 
@@ -354,7 +467,7 @@ def _html_charts(data: dict[str, Any]) -> dict[str, str]:
         "Backlink verdicts": charts.bar_chart(
             "Backlink verdicts", [charts.Bar(k, v, verdict_colour(k)) for k, v in data["verdicts"].items()]
         ),
-        "Site crawl": charts.bar_chart(
+        "Site crawl: URLs of the site by status": charts.bar_chart(
             "Pages of the latest crawl, by status",
             [charts.Bar(k, v, status_colour(k)) for k, v in data["site"].items()],
         ),
@@ -387,11 +500,8 @@ def render_html(data: dict[str, Any], database: str) -> str:
     drawings = {} if data["hint"] else _html_charts(data)
     for s in [] if data["hint"] else sections(data):
         out.append(f"<h2>{html.escape(s.title)}</h2>")
-        if s.rows and s.title in drawings:
+        if s.title in drawings:
             out.append(drawings[s.title])
-        if not s.rows:
-            out.append(f"<p>{html.escape(s.empty)}</p>")
-            continue
         out.append(
             "<table><thead><tr>"
             + "".join(f"<th>{html.escape(c)}</th>" for c in s.columns)
@@ -399,6 +509,13 @@ def render_html(data: dict[str, Any], database: str) -> str:
         )
         out += ["<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in s.rows]
         out.append("</tbody></table>")
+    if not data["hint"] and data.get("hints"):
+        out += [
+            "<h2>Next</h2>",
+            "<ul>",
+            *(f"<li>{html.escape(hint)}</li>" for hint in data["hints"]),
+            "</ul>",
+        ]
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

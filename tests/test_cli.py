@@ -556,6 +556,52 @@ def test_report_text_lists_problems_and_exits_2(db):
     # aligned columns: the counts of a section end in the same column
     verdicts = out.split("Backlink verdicts\n")[1].split("\n\n")[0].splitlines()
     assert len({len(line) for line in verdicts[1:]}) == 1, verdicts
+    # what to do: our pages for our broken links and links to redirects, the redirect map for backlinks
+    hints = out.split("\nNext:\n")[1].splitlines()
+    assert [hint.split(":")[0] for hint in hints] == [
+        "  - Broken links",
+        "  - Links to redirecting URLs",
+        "  - Broken backlinks",
+    ]
+    assert "linkrot redirects --format" in hints[-1]
+
+
+def test_a_backlinks_only_report_has_no_site_sections(tmp_path):
+    path = tmp_path / "backlinks.db"
+    store = Store(path)
+    backlinks_run(store)
+    store.close()
+    result = run("report", "--db", str(path))
+    assert result.exit_code == 2
+    titles = [line for line in result.stdout.splitlines()[1:] if line and not line.startswith(" ")]
+    assert titles[:4] == [
+        "Summary",
+        "Backlink verdicts",
+        "Backlink triage",
+        "Broken backlinks (our dead pages that live links point to)",
+    ]
+    assert "Lost links by referring domain" in titles and titles[-1] == "Next:"
+    site_words = (
+        "Site crawl",
+        "Broken links",
+        "Broken resources",
+        "redirect",
+        "Redirect",
+        "Soft 404",
+        "Orphan",
+    )
+    assert not [t for t in titles if any(word in t for word in site_words)], titles
+    summary = result.stdout.split("Summary\n")[1].split("\n\n")[0]
+    assert "backlinks" in summary and "HTML pages" not in summary and "orphans" not in summary
+    assert result.stdout.split("Next:\n")[1].startswith("  - Broken backlinks: linkrot suggest")
+    data = json.loads(run("report", "--db", str(path), "--format", "json").stdout)
+    assert (data["site_crawled"], data["backlinks_checked"]) == (False, True)
+    assert data["broken_links"] == data["redirecting_links"] == data["soft_404s"] == []
+    page = run("report", "--db", str(path), "--format", "html").stdout
+    assert re.findall(r"<h2>([^<]*)</h2>", page) == [
+        *titles[:-1],
+        "Next",
+    ]
 
 
 def test_report_json_shape(db):
@@ -602,7 +648,9 @@ def test_report_exit_0_without_problems_and_a_hint_when_empty(tmp_path):
     store.write_results(run_id, [_page("/", "Home", found_via="start")])
     store.close()
     result = run("report", "--db", str(clean))
-    assert result.exit_code == 0 and "Broken backlinks" in result.stdout
+    assert result.exit_code == 0
+    assert re.search(r"^  HTML pages .* 1$", result.stdout, re.MULTILINE)  # the report ran, and counted
+    assert "Broken" not in result.stdout and "Next:" not in result.stdout  # nothing to fix, nothing said
     Store(tmp_path / "empty.db").close()
     for fmt in ("text", "html", "json"):
         empty = run("report", "--db", str(tmp_path / "empty.db"), "--format", fmt)
@@ -795,4 +843,6 @@ def test_the_documented_commands_and_exit_codes_exist():
     codes = {int(c) for c in re.findall(r"^\| (\d) \|", doc, re.MULTILINE)}
     assert codes == {cli_module.OK, cli_module.PROBLEMS, cli_module.ERROR, cli_module.USAGE}
     # the exit codes say what they mean, as the group's own help does
-    assert re.search(r"^\| 2 \| problems found", doc, re.MULTILINE) and re.search(r"^\| 3 \| bad usage", doc, re.MULTILINE)
+    assert re.search(r"^\| 2 \| problems found", doc, re.MULTILINE) and re.search(
+        r"^\| 3 \| bad usage", doc, re.MULTILINE
+    )

@@ -314,7 +314,15 @@ def test_contract_views_have_every_column_described(tmp_path):
     Store(tmp_path / "linkrot.db").close()
     db = sqlite_utils.Database(tmp_path / "linkrot.db")
     tables = _metadata()["databases"]["linkrot"]["tables"]
-    for view in ("pages", "broken_links", "redirect_chains", "backlink_status", "broken_backlinks", "triage"):
+    for view in (
+        "pages",
+        "broken_links",
+        "redirect_chains",
+        "redirecting_links",
+        "backlink_status",
+        "broken_backlinks",
+        "triage",
+    ):
         columns = [c.name for c in db.view(view).columns]
         described = tables[view].get("columns") or {}
         assert [c for c in columns if not described.get(c)] == [], view
@@ -332,6 +340,8 @@ def test_canned_queries_are_read_only_selects():
         "broken_links_by_page",
         "broken_resources_by_kind",
         "soft_404s_and_orphans",
+        "broken_links_by_target",
+        "redirecting_links_by_page",
         "referring_domains_over_time",
         "loss_rate_by_month",
     }
@@ -419,6 +429,16 @@ def test_site_reports(datasette):
     assert pages[f"{O}/about"]["targets"] == f"{O}/gone (404)"
     problems = [(r["problem"], r["url"]) for r in _query(datasette, "soft_404s_and_orphans")]
     assert problems == [("soft_404", f"{O}/search-nothing"), ("orphan", f"{O}/lonely")]
+    # every page that links to a broken URL, not the first one
+    targets = {r["url"]: r for r in _query(datasette, "broken_links_by_target")}
+    assert targets[f"{O}/gone"]["pages"] == 2
+    assert sorted(targets[f"{O}/gone"]["linked_from"].split()) == [f"{O}/", f"{O}/about"]
+    # the page that links to a redirect, with what to link to instead
+    (edit,) = _query(datasette, "redirecting_links_by_page")
+    assert (edit["source_url"], edit["links"], edit["internal"]) == (f"{O}/", 1, 1)
+    assert edit["fix"] == f"{O}/old-widget -> {O}/products/widget"
+    (link,) = datasette.get(f"/{NAME}/redirecting_links.json?_shape=array")
+    assert (link["anchor_text"], link["hops"], link["redirects"]) == ("Old widget", 2, "301 302")
 
 
 def test_metadata_is_served_with_descriptions_and_facets(datasette):

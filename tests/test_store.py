@@ -231,15 +231,29 @@ def test_site_summary_counts_and_lists_what_the_latest_crawl_found(tmp_path):
         "broken_resources": 0,
         "redirect_chains": 1,
         "redirect_loops": 0,
+        "redirecting_links": 1,
         "soft_404s": 0,
         "orphans": 1,
     }
+    # each figure counts one thing: the home page is the one HTML page; the redirect, the 404 and the
+    # blocked URL are URLs checked, not pages
+    assert store.crawl_counts(run) == {
+        "html_pages": 1,
+        "urls_checked": 4,
+        "redirects": 1,
+        "errors": 1,
+        "resources": 0,
+        "external": 0,
+    }
     text = site_summary(store)
     assert f"Site {SITE} (run {run})" in text
+    assert "  1 HTML pages; 4 URLs checked: 1 redirecting, 1 failed, 0 resources, 0 external\n" in text
     assert (
-        "4 pages, 1 broken links, 0 broken resources, 1 redirecting URLs (0 in loops), 0 soft 404s, 1 orphans, 1 blocked" in text
+        "1 broken links, 0 broken resources, 1 links to redirecting URLs, 1 redirecting URLs (0 in loops), "
+        "0 soft 404s, 1 orphans, 1 blocked" in text
     )
     assert f"    404  {SITE}gone  {SITE}" in text  # status, url, the page it was found on
+    assert f"    {SITE}  {SITE}old  {SITE}" in text  # the page, its link to a redirect, where it ends
     assert f"    1  200  {SITE}old  {SITE}" in text  # hops, final status, url, where it ends
     assert "    https://www.example.com/lonely" in text
     assert site_summary(store, "https://elsewhere.example/").startswith("No site crawl")

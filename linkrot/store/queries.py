@@ -14,7 +14,7 @@ from typing import Any
 from ..status import Change, Status, Triage, Verdict
 from ..urls import host_of
 from .base import Connection
-from .schema import LOST_VERDICTS, PAGE_KINDS, VIEWS, sql_list
+from .schema import ERROR_OUTCOMES, LOST_VERDICTS, PAGE_KINDS, VIEWS, sql_list
 
 
 def _limit(limit: int | None) -> int:
@@ -46,6 +46,8 @@ class Queries(Connection):
                    (SELECT count(*) FROM broken_resources) AS broken_resources,
                    (SELECT count(*) FROM pages) AS pages,
                    (SELECT count(*) FROM redirect_chains WHERE hops >= 2 AND is_loop = 0) AS redirect_chains,
+                   (SELECT count(*) FROM redirecting_links) AS redirecting_links,
+                   (SELECT count(*) FROM redirecting_links WHERE is_internal = 1) AS redirecting_links_internal,
                    (SELECT count(*) FROM redirect_chains WHERE is_loop = 1) AS redirect_loops,
                    (SELECT count(*) FROM soft_404s) AS soft_404s,
                    (SELECT count(*) FROM orphans) AS orphans,
@@ -53,6 +55,31 @@ class Queries(Connection):
             """
         )
         return row[0]
+
+    def crawl_counts(self, run_id: int | None = None) -> dict[str, int]:
+        """What the latest site crawls (or one of them) checked, each figure saying what it counts.
+
+        ``html_pages``: URLs of the site that answered 200 with an HTML page themselves (no redirect);
+        ``urls_checked``: every URL fetched or looked at (pages, files, resources, external links,
+        redirect hops); ``redirects``: URLs that redirect; ``errors``: URLs that failed (a broken
+        status); ``resources``: images, scripts, stylesheets... checked; ``external``: URLs of other
+        sites that people follow (external resources count as resources).
+        """
+        run = "u.run_id = :run" if run_id is not None else "u.run_id IN (SELECT run_id FROM latest_site_runs)"
+        return self._rows(
+            f"""
+            SELECT count(*) AS urls_checked,
+                   coalesce(sum(u.is_internal = 1 AND u.is_resource = 0 AND u.hops = 0 AND u.http_status = 200
+                       AND (u.content_type IS NULL OR u.content_type LIKE 'text/html%'
+                            OR u.content_type LIKE 'application/xhtml%')), 0) AS html_pages,
+                   coalesce(sum(u.hops > 0), 0) AS redirects,
+                   coalesce(sum(u.outcome IN {ERROR_OUTCOMES}), 0) AS errors,
+                   coalesce(sum(u.is_resource = 1), 0) AS resources,
+                   coalesce(sum(u.is_internal = 0 AND u.is_resource = 0), 0) AS external
+            FROM urls u WHERE {run}
+            """,
+            {"run": run_id},
+        )[0]
 
     def verdict_counts(self) -> dict[str, int]:
         """Backlinks per verdict of their latest check; ``unchecked``: imported, never checked."""
@@ -74,16 +101,45 @@ class Queries(Connection):
         return self._rows("SELECT * FROM broken_backlinks LIMIT ?", [_limit(limit)])
 
     def broken_link_targets(self, limit: int | None = None, *, resources: bool = False) -> list[dict[str, Any]]:
-        """Broken link targets of the latest crawls, linked from the most pages first.
+        """Broken link targets of the latest crawls, linked from the most pages first: ``linked_from`` is
+        every page that links to the target, sorted (``found_on``, the first of them).
 
         ``resources``: the images, scripts, stylesheets... pages load, instead of the links people follow.
         """
         kinds = f"kind {'NOT ' if resources else ''}IN {PAGE_KINDS}"
-        return self._rows(
+        rows = self._rows(
             f"""SELECT url, status, min(kind) AS kind, count(DISTINCT source_url) AS pages,
-                      min(source_url) AS found_on, max(anchor_text) AS anchor_text
+                      min(source_url) AS found_on, max(anchor_text) AS anchor_text,
+                      json_group_array(DISTINCT source_url) AS linked_from, max(is_internal) AS is_internal
                FROM broken_links WHERE {kinds} GROUP BY url ORDER BY pages DESC, url LIMIT ?""",
             [_limit(limit)],
+        )
+        for row in rows:  # json_group_array's order is SQLite's whim
+            row["linked_from"] = sorted(json.loads(row["linked_from"]))
+        return rows
+
+    def redirecting_links(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Links of the latest crawls to a URL that redirects and ends well (``redirecting_links``): the
+        links to the site first, then by page and link."""
+        return self._rows(
+            """SELECT source_url, url, final_url, hops, final_status, redirects, temp_redirect, to_home,
+                      is_internal, anchor_text, kind
+               FROM redirecting_links ORDER BY is_internal DESC, source_url, url LIMIT ?""",
+            [_limit(limit)],
+        )
+
+    def soft_404s(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Soft 404s of the latest crawls, every column of ``soft_404s`` but ``run_id``, by URL."""
+        rows = self._rows("SELECT * FROM soft_404s ORDER BY url LIMIT ?", [_limit(limit)])
+        for row in rows:
+            row.pop("run_id", None)
+        return rows
+
+    def orphan_pages(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sitemap URLs of the latest crawls that no page links to: ``url``, ``status``, ``title``,
+        ``sitemap``."""
+        return self._rows(
+            "SELECT url, status, title, sitemap FROM orphans ORDER BY url LIMIT ?", [_limit(limit)]
         )
 
     def longest_redirect_chains(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -197,6 +253,7 @@ class Queries(Connection):
                    (SELECT count(*) FROM broken_resources WHERE run_id = :run) AS broken_resources,
                    (SELECT count(*) FROM redirect_chains WHERE run_id = :run) AS redirect_chains,
                    (SELECT count(*) FROM redirect_chains WHERE run_id = :run AND is_loop = 1) AS redirect_loops,
+                   (SELECT count(*) FROM redirecting_links WHERE run_id = :run) AS redirecting_links,
                    (SELECT count(*) FROM soft_404s WHERE run_id = :run) AS soft_404s,
                    (SELECT count(*) FROM orphans WHERE run_id = :run) AS orphans
             """,
@@ -239,6 +296,15 @@ class Queries(Connection):
         return self._rows(
             "SELECT hops, final_status, url, final_url FROM redirect_chains WHERE run_id = ? "
             "ORDER BY hops DESC, url LIMIT ?",
+            [run_id, _limit(limit)],
+        )
+
+    def run_redirecting_links(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+        """Links of a site crawl to a URL that redirects, links to the site first: ``source_url``, ``url``,
+        ``final_url``."""
+        return self._rows(
+            "SELECT source_url, url, final_url FROM redirecting_links WHERE run_id = ? "
+            "ORDER BY is_internal DESC, source_url, url LIMIT ?",
             [run_id, _limit(limit)],
         )
 

@@ -106,6 +106,22 @@ VIEWS: dict[str, str] = {
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
         WHERE u.hops > 0
     """,
+    # a link whose target redirects and ends well: fix the link (point it where the chain ends), not the
+    # server; a target that redirects into an error is a broken link, listed in broken_links instead
+    "redirecting_links": f"""
+        SELECT l.source_url, l.target_url AS url, u.final_url, u.hops,
+               coalesce(u.http_status, u.outcome) AS final_status,
+               (SELECT group_concat(CASE WHEN json_extract(h.value, '$.via') IS NULL
+                                         THEN json_extract(h.value, '$.status')
+                                         ELSE json_extract(h.value, '$.via') END, ' ')
+                FROM json_each(u.chain) h) AS redirects,
+               u.temp_redirect, u.to_home, l.is_internal, l.anchor_text, l.rel, l.kind, u.outcome, u.chain,
+               l.run_id
+        FROM links l
+        JOIN latest_site_runs r ON l.run_id = r.run_id
+        JOIN urls u ON u.run_id = l.run_id AND u.url = l.target_url
+        WHERE u.hops > 0 AND u.outcome NOT IN {ERROR_OUTCOMES}
+    """,
     "soft_404s": """
         SELECT u.url, u.title, u.soft_404_reason AS reason, u.similarity, u.depth, u.run_id
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
