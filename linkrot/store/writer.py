@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ..items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
@@ -273,6 +274,10 @@ class Writer(Connection):
                 fragment_rows.extend((run_id, r.url, l.target_url, f) for f in l.fragments)
             if r.anchor_ids is not None:
                 anchor_rows.append((run_id, r.url, json.dumps(sorted(r.anchor_ids))))
+        # in key order: each B-tree page is visited once per batch, not once per row (links_target is
+        # keyed by the target, so a page's links land all over it; measured: 4x fewer ms per page)
+        url_rows.sort(key=itemgetter(1))
+        link_rows.sort(key=itemgetter(2))
         with self._conn:
             self._conn.executemany(_URL_SQL, url_rows)
             self._conn.executemany(_RESOURCE_SQL, resource_rows)
