@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import pytest
 import sqlite_utils
@@ -117,11 +118,46 @@ def test_the_pipeline_writes_in_batches_and_traps_at_once(tmp_path):
     pipeline.process_item(
         UrlResult(url=f"{SITE}gone", outcome="not_found", is_internal=True, http_status=404)
     )
+    pipeline.wait()  # the batch went to the writer thread when it was full
     assert rows["urls"].count == 2 and rows["sitemap_urls"].count == 1
     pipeline.process_item(UrlResult(url=f"{SITE}late", outcome="ok", is_internal=True, http_status=200))
     pipeline.close_spider()  # the last, partial batch is not lost
     assert rows["urls"].count == 3
     run.spider_closed(crawler.spider, "finished")
+
+
+def test_a_batch_that_cannot_be_written_stops_the_crawl_with_a_reason(tmp_path, caplog):
+    db = tmp_path / "x.db"
+    crawler = crawler_for(
+        SiteSpider, db, url=SITE, settings={"LINKROT_BATCH_SIZE": 1, "LINKROT_FLUSH_INTERVAL": 0}
+    )
+    run = Run.from_crawler(crawler)
+    crawler.get_extension = lambda cls: run
+    closed: list[str] = []
+
+    class Engine:
+        running = True
+
+        def close_spider_async(self, reason: str) -> None:  # the real one is a coroutine
+            closed.append(reason)
+
+    crawler.engine = Engine()
+    pipeline = StorePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+
+    def full_disk(batch):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    pipeline.write = full_disk
+    pipeline.process_item(UrlResult(url=SITE, outcome="ok", is_internal=True, http_status=200))
+    pipeline.process_item(UrlResult(url=f"{SITE}a", outcome="ok", is_internal=True, http_status=200))
+    pipeline.wait()
+    assert closed == ["linkrot_write_failed"]  # once, however many batches failed
+    assert "could not be written" in caplog.text and "disk is full" in caplog.text
+    crawler.engine = None
+    pipeline.close_spider()
+    run.spider_closed(crawler.spider, "linkrot_write_failed")
+    assert runs(db)[0]["state"] == "interrupted"  # the next run with the same arguments resumes it
 
 
 def test_retry_after_waits_what_the_server_says_then_gives_up(tmp_path):
