@@ -16,6 +16,7 @@ target being where it ends).  An exact link to any of them is the link, and
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from .extract import Anchor, Page, squash
-from .urls import absolute_url, document_base, normalize_url
+from .urls import C0_AND_SPACE, absolute_url, document_base, normalize_url
 
 NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
 _EVIDENCE_CONTEXT = 80  # characters of text kept on each side of the link
@@ -33,26 +34,28 @@ _EVIDENCE_MAX = 400
 
 def link_key(url: str | None) -> str | None:
     """The form two URLs share when they are "the same link" (None: not an http(s) URL)."""
-    if not url:
-        return None
-    normal = normalize_url(url)
-    if normal is None:
-        return None
-    parts = urlsplit(normal)
-    host = parts.netloc.rpartition("@")[2]  # normalize_url already dropped the default port
-    path = parts.path.rstrip("/")
-    return f"{host}{path}?{parts.query}" if parts.query else f"{host}{path}"
+    normal = normalize_url(url) if url else None
+    return None if normal is None else _keys(normal)[0]
 
 
 def site_key(url: str | None) -> str | None:
     """The host of a URL without a leading ``www.`` and without the port."""
-    if not url:
-        return None
-    normal = normalize_url(url)
-    if normal is None:
-        return None
-    host = urlsplit(normal).hostname or ""
-    return host[4:] if host.startswith("www.") else host
+    normal = normalize_url(url) if url else None
+    return None if normal is None else _keys(normal)[1]
+
+
+def _keys(normal: str) -> tuple[str, str]:
+    """``(link_key, site_key)`` of a URL in normal form (:func:`~linkrot.urls.normalize_url`)."""
+    parts = urlsplit(normal)
+    host = parts.netloc.rpartition("@")[2]  # normalize_url already dropped the default port
+    path = parts.path.rstrip("/")
+    hostname = parts.hostname or ""
+    return (f"{host}{path}?{parts.query}" if parts.query else f"{host}{path}"), hostname.removeprefix("www.")
+
+
+# an href that names no host of its own (WHATWG: leading and trailing C0 controls and spaces are
+# stripped, tabs and newlines removed anywhere; a backslash is a slash in http(s) URLs)
+_HAS_HOST = re.compile(r"^[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\-\t\n\r]*:|[/\\][\t\n\r]*[/\\])")
 
 
 def same_page(a: str | None, b: str | None) -> bool:
@@ -122,15 +125,20 @@ def find_link(
             keys.setdefault(key, kind)
         if (site := site_key(url)) is not None:
             sites.setdefault(site, kind)
+    # a relative href is on the page's own site: when that is none of ours, only absolute ones can match
+    relatives = site_key(base) in sites
     best: tuple[int, Anchor, str, str] | None = None
     for anchor in page.anchors:
+        if not relatives and not _HAS_HOST.match(anchor.href):
+            continue
         resolved = absolute_url(base, anchor.href)
         if resolved is None:
             continue
-        kind = keys.get(link_key(resolved) or "")
+        link, site = _keys(resolved)
+        kind = keys.get(link)
         exact = kind is not None
         if not exact:
-            kind = sites.get(site_key(resolved) or "")
+            kind = sites.get(site)
             if kind is None:
                 continue
         nofollow = page_nofollow or rel_is_nofollow(anchor.rel)
@@ -142,9 +150,11 @@ def find_link(
     if best is None:
         return None
     rank, anchor, resolved, matched = best
-    try:
-        linked = urljoin(base, anchor.href.strip())
+    try:  # the URL as written (its case kept), unless Python's urljoin reads it unlike a browser
+        linked = urljoin(base, anchor.href.strip(C0_AND_SPACE))
     except ValueError:
+        linked = resolved
+    if link_key(linked) != link_key(resolved):  # "/\\host/", tabs inside: the browser's reading
         linked = resolved
     return LinkMatch(
         linked_url=linked,

@@ -19,6 +19,10 @@ EXTENSIONS = {
 # Scrapy 2.19 opens an HTTP server that runs Python sent to it (token-protected, on localhost);
 # an unattended crawler does not need it: -s REMOTE_CONTROL_ENABLED=1 turns it back on
 REMOTE_CONTROL_ENABLED = False
+# Scrapy re-reads and parses a callback's source on every response to warn about `return value` in
+# a generator (its cache is keyed by bound methods, made anew per request): 7 % of a backlinks
+# check's CPU.  linkrot's callbacks are tested; a spider author can turn it back on.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # -- linkrot's own settings ---------------------------------------------------------
 LINKROT_DB = "data/linkrot.db"  # the SQLite database every spider writes to

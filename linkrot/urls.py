@@ -15,7 +15,7 @@ import codecs
 import functools
 import ipaddress
 from typing import NamedTuple
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import ada_url
 from publicsuffixlist import PublicSuffixList
@@ -87,7 +87,7 @@ _UTF8 = frozenset({"utf-8", "utf8", "ascii", "us-ascii"})
 # WHATWG "special-query percent-encode set": printable ASCII passes, except these
 _QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
 # what the standard trims from both ends of an href: C0 controls and the space
-_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
 
 
 def resolve(base: str, href: str, encoding: str | None = None) -> Target:
@@ -97,7 +97,7 @@ def resolve(base: str, href: str, encoding: str | None = None) -> Target:
     in it (``?q=\u00fc`` is ``%FC`` on an ISO-8859-1 page), the path always in
     UTF-8.  A malformed href is reported, never repaired: ``Target.invalid``.
     """
-    href = href.strip(_C0_AND_SPACE)  # ada drops tabs and newlines inside
+    href = href.strip(C0_AND_SPACE)  # ada drops tabs and newlines inside
     if not href:
         return _EMPTY
     if href[0] == "#":
@@ -182,7 +182,7 @@ def document_base(document_url: str, base_href: str | None) -> str:
     """
     if base_href:
         try:
-            joined = ada_url.join_url(document_url, base_href.strip(_C0_AND_SPACE))
+            joined = ada_url.join_url(document_url, base_href.strip(C0_AND_SPACE))
         except ValueError:
             return document_url
         if joined.startswith(("http:", "https:")):

@@ -49,6 +49,27 @@ def test_keys():
     assert site_key("https://blog.ours.test/") == "blog.ours.test"
 
 
+@pytest.mark.parametrize(
+    ("page_url", "html", "found"),
+    [
+        # hrefs that browsers resolve to another host although they look relative
+        ("http://blog.test/p", '<a href="/\\www.ours.test/a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href="\t//www.ours.test/a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href=" HTTP://WWW.OURS.TEST/a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href="ht\ntp://www.ours.test/a">x</a>', "http://www.ours.test/a"),
+        # relative hrefs on a page whose base is our site
+        ("http://blog.test/p", '<base href="http://www.ours.test/"><a href="a">x</a>', "http://www.ours.test/a"),
+        ("http://www.ours.test/p", '<a href="../a">x</a>', "http://www.ours.test/a"),
+        # relative hrefs of another site's page never point to ours
+        ("http://blog.test/p", '<a href="/www.ours.test/a">x</a><a href="a">y</a>', None),
+    ],
+)
+def test_relative_and_host_bearing_hrefs_are_told_apart_as_browsers_do(page_url, html, found):
+    page = parse_html(f"<html><body>{html}</body></html>".encode(), "utf-8")
+    match = find_link(page, page_url, "http://www.ours.test/a")
+    assert (match and link_key(match.linked_url)) == (found and link_key(found))
+
+
 def test_page_level_nofollow_makes_every_link_nofollow():
     page = parse_html(b'<a href="https://www.ours.test/x">x</a>', "utf-8")
     assert find_link(page, "https://ref.test/", "https://www.ours.test/x", page_nofollow=True).nofollow
