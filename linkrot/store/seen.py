@@ -43,6 +43,7 @@ class DiskSeen:
         self._batch = batch
         self._count = self._conn.execute("SELECT count(*) FROM seen").fetchone()[0]
         self._stored = self._count  # hashes on disk: none yet means no query at all (most sites)
+        self._asked: tuple[frozenset[int], set[int]] | None = None  # the last known(): asked, on disk
 
     def __len__(self) -> int:
         return self._count
@@ -65,13 +66,21 @@ class DiskSeen:
     def known(self, urls: Sequence[str]) -> list[bool]:
         """Whether each URL was seen, in one query."""
         hashes = [url_hash(u) for u in urls]
-        on_disk = self._on_disk([h for h in hashes if h not in self._pending])
+        asked = [h for h in hashes if h not in self._pending]
+        on_disk = self._on_disk(asked)
+        # the frontier claims some of these next: what the disk said holds until the next flush
+        self._asked = (frozenset(asked), on_disk) if self._stored else None
         return [h in self._pending or h in on_disk for h in hashes]
 
     def claim(self, urls: Sequence[str]) -> list[bool]:
         """Mark each URL seen; True for those that were not (a URL twice in ``urls``: new once)."""
         hashes = [url_hash(u) for u in urls]
-        on_disk = self._on_disk([h for h in hashes if h not in self._pending])
+        asked, self._asked = self._asked, None
+        unknown = [h for h in hashes if h not in self._pending]
+        if asked is not None and asked[0].issuperset(unknown):
+            on_disk = asked[1]  # known() just asked the disk about every one of them: no second query
+        else:
+            on_disk = self._on_disk(unknown)
         new: list[bool] = []
         for h in hashes:
             fresh = h not in self._pending and h not in on_disk
@@ -94,6 +103,7 @@ class DiskSeen:
         return added + (sum(self.claim(chunk)) if chunk else 0)
 
     def flush(self) -> None:
+        self._asked = None
         if not self._pending:
             return
         self._conn.execute("BEGIN")
