@@ -96,7 +96,7 @@ class NotFoundTemplate:
 
     status: int | None
     final_url: str | None
-    title: str
+    title: str  # its <title>, for the explanation of a verdict
     words: int  # tokens of its main content
     fingerprint: frozenset[int]  # shingles of its main content that the reference page lacks
     size: int = 0  # bytes of the page
@@ -128,7 +128,7 @@ class NotFoundTemplate:
             if jaccard(seen, fingerprint) < threshold:
                 shared = fingerprint & seen
                 fingerprint = fingerprint - shared
-        return cls(status, final_url, (title or "").strip().lower(), len(words), fingerprint, size, shared)
+        return cls(status, final_url, (title or "").strip(), len(words), fingerprint, size, shared)
 
     def may_match(self, size: int) -> bool:
         """A cheap pre-check on a page's size in bytes, before any text is extracted."""
