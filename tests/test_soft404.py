@@ -140,7 +140,7 @@ def test_the_404_page_answered_with_200_is_a_soft_404_and_says_why(learned):
     verdict = classify(learned, *_main("algo/deleted/"))
     assert verdict.soft_404 and verdict.reason == "matches_404_page" and verdict.similarity == 1.0
     assert verdict.explanation == (
-        "its main content is 100% the same as the site's 404 page (\"404 - 算法百科 CJK Algorithms Wiki\")"
+        'its main content is 100% the same as the site\'s 404 page ("404 - 算法百科 CJK Algorithms Wiki")'
     )
 
 
@@ -153,7 +153,10 @@ def test_what_the_404_page_shares_with_the_start_page_is_left_out(learned):
     # without the start page, the stubs (a title and those lines) come close to the 404 page
     alone = NotFoundTemplate.from_page(404, None, "404", _main("404.html")[1])
     assert not alone.shared
-    assert classify(alone, *_main("algo/top-tree/")).similarity > classify(learned, *_main("algo/top-tree/")).similarity
+    assert (
+        classify(alone, *_main("algo/top-tree/")).similarity
+        > classify(learned, *_main("algo/top-tree/")).similarity
+    )
 
 
 def test_a_reference_page_that_is_itself_the_404_page_teaches_nothing():
@@ -166,7 +169,9 @@ def test_a_reference_page_that_is_itself_the_404_page_teaches_nothing():
 def test_similarity_is_of_main_content_a_page_that_adds_a_paragraph_is_not_the_404_page(learned):
     title, text = _main("404.html")
     assert classify(learned, title, text).similarity == 1.0
-    longer = text + " 另外，本页还介绍了如何用二分查找在有序数组中定位元素，以及它的时间复杂度为什么是对数级别。"
+    longer = (
+        text + " 另外，本页还介绍了如何用二分查找在有序数组中定位元素，以及它的时间复杂度为什么是对数级别。"
+    )
     assert classify(learned, title, longer).soft_404 is False
 
 
