@@ -50,6 +50,7 @@ class UrlResult:
     soft_404: bool = False
     soft_404_reason: str | None = None
     similarity: float | None = None
+    soft_404_explanation: str | None = None  # why, in words: "its main content is 97% the same as..."
     error: str | None = None
     links: list[Link] = field(default_factory=list)
     anchor_ids: frozenset[str] | None = None  # ids and names of the page, when fragments are checked

@@ -350,9 +350,9 @@ def sections(data: dict[str, Any]) -> list[Section]:
 
 def _soft_404_section(rows: list[dict[str, Any]]) -> Section:
     """Every column the ``soft_404s`` view has, the known ones first (the classifier may add some)."""
-    known = ["url", "reason", "similarity", "title"]
-    extra = [c for c in (rows[0] if rows else {}) if c not in known and c != "depth"]
-    columns = known + extra
+    known = ["url", "reason", "explanation", "similarity", "variants", "title"]
+    have = rows[0] if rows else {}
+    columns = [c for c in known if c in have or not rows] + [c for c in have if c not in known and c != "depth"]
     return Section(
         'Soft 404s (answer 200, look like the site\'s "not found" page)',
         columns,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .extract import robots_flags, visible_text
+from .extract import main_text, robots_flags
 from .items import Link, UrlResult
 from .reader import PageFacts, links_of
 from .soft404 import NotFoundTemplate, classify
@@ -36,10 +36,9 @@ def describe_page(
     result.title, result.h1, result.meta_robots = page.title, page.h1, page.meta_robots
     result.noindex, result.nofollow, result.canonical_url = facts.noindex, facts.nofollow, facts.canonical_url
     if template is None or template.may_match(body_size):
-        result.soft_404, result.soft_404_reason, similarity = classify(
-            template, page.title, visible_text(page), threshold
-        )
-        result.similarity = similarity or None
+        verdict = classify(template, page.title, main_text(page), threshold)
+        result.soft_404, result.soft_404_reason = verdict.soft_404, verdict.reason
+        result.similarity, result.soft_404_explanation = verdict.similarity or None, verdict.explanation
     result.links = links_of(facts, is_internal, resources=resources, fragments=fragments)
     if fragments:
         result.anchor_ids = page.anchor_ids

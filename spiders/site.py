@@ -21,7 +21,7 @@ from scrapy.http import HtmlResponse, Response
 
 from linkrot import scale
 from linkrot.config import SiteConfig
-from linkrot.extract import Page, parse_html, visible_text
+from linkrot.extract import main_text, parse_html
 from linkrot.frontier import Frontier
 from linkrot.items import Link, UrlResult
 from linkrot.reader import PageFacts, header_values, read_page
@@ -68,7 +68,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
         self.run = run
         self.frontier = self.make_frontier(run)
         start = self.config.start_url
-        self.template = await self.probe_not_found(urljoin(start, probe_path()))
+        self.template = await self.probe_not_found(urljoin(start, probe_path()), start)
         if run is not None and run.scale is not None:
             run.scale.feeder = self.take_over_seeding
         if run is not None and not run.seeds:
@@ -113,25 +113,56 @@ class SiteSpider(SitemapsMixin, HopSpider):
         run.limits = frontier.limits
         return frontier
 
-    async def probe_not_found(self, url: str) -> NotFoundTemplate | None:
-        """Learn what the site answers for a URL that cannot exist."""
+    async def probe_not_found(self, url: str, reference_url: str) -> NotFoundTemplate | None:
+        """Learn what the site answers for a URL that cannot exist, and what its pages all say.
+
+        The start page is the reference: what the 404 page's main content shares
+        with it is the site's boilerplate, not what makes the 404 page one
+        (linkrot.soft404).  Both are fetched once per crawl, outside the schedule.
+        """
         try:
             response = await self.fetch_now(url, {"linkrot_kind": "probe"})
         except Exception as exc:  # noqa: BLE001 - any failure only means "no template"
             logger.warning("linkrot: probe of %s failed (%s); soft-404 detection uses phrases only", url, exc)
             return None
-        page = parse_html(response.body, response.encoding) if isinstance(response, HtmlResponse) else Page()
+        title, text = self.probe_text(response)
+        reference = None
+        try:
+            answer = await self.fetch_now(reference_url, {"linkrot_kind": "probe"})
+        except Exception as exc:  # noqa: BLE001 - without a reference, nothing is left out
+            logger.info("linkrot: the start page could not be read for the soft-404 reference (%s)", exc)
+        else:
+            if 200 <= answer.status < 300:
+                reference = self.probe_text(answer)[1]
         template = NotFoundTemplate.from_page(
-            response.status, response.url, page.title, visible_text(page), len(response.body)
+            response.status,
+            response.url,
+            title,
+            text,
+            len(response.body),
+            reference=reference,
+            threshold=self.config.soft404_threshold,
         )
-        self.crawler.stats.set_value("linkrot/probe/status", response.status)
+        stats = self.crawler.stats
+        stats.set_value("linkrot/probe/status", response.status)
+        stats.set_value("linkrot/probe/words", template.words)
         logger.info(
-            "linkrot: a missing page answers %s at %s (%d words)",
+            "linkrot: a missing page answers %s at %s (%d words of main content, %d%% of it shared with %s)",
             response.status,
             response.url,
             template.words,
+            template.shared_share * 100,
+            reference_url if reference else "no reference page",
         )
         return template
+
+    @staticmethod
+    def probe_text(response: Response) -> tuple[str | None, str]:
+        """The title and main text of a probed page (none for an answer that is not HTML)."""
+        if not isinstance(response, HtmlResponse):
+            return None, ""
+        page = parse_html(response.body, response.encoding)
+        return page.title, main_text(page)
 
     # -- what to request ----------------------------------------------------------------
 

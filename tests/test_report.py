@@ -67,8 +67,9 @@ def test_the_text_report_says_what_to_fix_and_where(fixit, site):
         ["/guides/a.html", f"{site}/moved", "301", f"{site}/workshop.html"],
     ]
     soft = section(text, 'Soft 404s (answer 200, look like the site\'s "not found" page)')
-    assert soft[0].split() == ["url", "reason", "similarity", "title"]
+    assert soft[0].split() == ["url", "reason", "explanation", "similarity", "variants", "title"]
     assert soft[1].split()[:2] == [f"{site}/discontinued.html", "matches_404_page"]
+    assert "the same as the site's 404 page" in soft[1]  # why, in words
     summary = dict(re.split(r" {2,}", line.strip(), maxsplit=1) for line in section(text, "Summary")[1:-1])
     # the home page, six guides, the workshop and the soft 404 answered 200 with HTML; the 404 and the
     # redirecting address are URLs checked, not pages

@@ -309,9 +309,11 @@ class Queries(Connection):
         )
 
     def run_soft_404s(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
-        """Soft 404s of a site crawl: ``url``, ``reason``."""
+        """Soft 404s of a site crawl, one per page: ``url``, ``reason``, ``explanation`` (why, in words)."""
         return self._rows(
-            "SELECT url, reason FROM soft_404s WHERE run_id = ? ORDER BY url LIMIT ?", [run_id, _limit(limit)]
+            "SELECT url, reason, coalesce(explanation, '') AS explanation FROM soft_404s "
+            "WHERE run_id = ? ORDER BY url LIMIT ?",
+            [run_id, _limit(limit)],
         )
 
     def run_orphans(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:

@@ -73,6 +73,9 @@ _TRIAGE = (
     + f" ELSE '{Triage.OK}' END"
 )
 
+# a URL without its query string (stored URLs have no fragment)
+_WITHOUT_QUERY = "CASE WHEN instr(u.url, '?') THEN substr(u.url, 1, instr(u.url, '?') - 1) ELSE u.url END"
+
 # links people follow (the rest are resources a page loads: images, scripts, stylesheets...)
 PAGE_KINDS = sql_list([LinkKind.A, LinkKind.FRAME])
 
@@ -122,10 +125,14 @@ VIEWS: dict[str, str] = {
         JOIN urls u ON u.run_id = l.run_id AND u.url = l.target_url
         WHERE u.hops > 0 AND u.outcome NOT IN {ERROR_OUTCOMES}
     """,
-    "soft_404s": """
-        SELECT u.url, u.title, u.soft_404_reason AS reason, u.similarity, u.depth, u.run_id
+    # one row per page: the URLs that differ only in their query string are one page, named by the
+    # first of them (SQLite takes the other columns from the row min() picks), their number in variants
+    "soft_404s": f"""
+        SELECT min(u.url) AS url, u.title, u.soft_404_reason AS reason, u.similarity, u.depth, u.run_id,
+               u.soft_404_explanation AS explanation, count(*) AS variants
         FROM urls u JOIN latest_site_runs r ON u.run_id = r.run_id
         WHERE u.soft_404 = 1
+        GROUP BY u.run_id, {_WITHOUT_QUERY}
     """,
     "orphans": """
         SELECT s.url, s.sitemap, coalesce(u.http_status, u.outcome) AS status, u.title, s.run_id

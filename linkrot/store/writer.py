@@ -24,7 +24,7 @@ def _int(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-_URL_COLUMNS = ["run_id", "url", "is_internal", "outcome", "http_status", "final_url", "found_via", "depth", "method", "content_type", "size", "elapsed_ms", "title", "h1", "canonical_url", "meta_robots", "x_robots_tag", "noindex", "nofollow", "chain", "hops", "is_loop", "temp_redirect", "to_home", "soft_404", "soft_404_reason", "similarity", "error", "fetched_at", "is_resource"]
+_URL_COLUMNS = ["run_id", "url", "is_internal", "outcome", "http_status", "final_url", "found_via", "depth", "method", "content_type", "size", "elapsed_ms", "title", "h1", "canonical_url", "meta_robots", "x_robots_tag", "noindex", "nofollow", "chain", "hops", "is_loop", "temp_redirect", "to_home", "soft_404", "soft_404_reason", "similarity", "error", "fetched_at", "is_resource", "soft_404_explanation"]
 _URL_SQL = (
     f"INSERT OR REPLACE INTO urls ({', '.join(_URL_COLUMNS)}) VALUES ({', '.join('?' * len(_URL_COLUMNS))})"
 )
@@ -256,6 +256,7 @@ class Writer(Connection):
                     r.error,
                     now,
                     int(r.is_resource),
+                    r.soft_404_explanation,
                 )
             )
             for l in r.links:
