@@ -82,15 +82,17 @@ class SitemapsMixin:
         )
         if target is None:
             self.crawler.stats.inc_value("linkrot/sitemaps_not_fetched")
+            source = "robots.txt" if listed_by is None else f"the sitemap index {listed_by}"
+            instead = f"reading {own_sitemap(config.start_url)} instead; " if listed_by is None else ""
             self.warn_once(
-                "not_fetched",
+                f"not_fetched {source}",  # once per host for robots.txt, once per host for each index
                 host_of(url),
-                "%s names a sitemap on %s (%s); not fetched because external checks are off; reading %s "
-                "instead (-a sitemap_paths=1 reads its path on this site, -a sitemap=URL names a sitemap)",
-                "robots.txt" if listed_by is None else f"the sitemap index {listed_by}",
+                "%s names a sitemap on %s (%s); not fetched because external checks are off; "
+                "%s-a sitemap_paths=1 reads its path on this site, -a sitemap=URL names a sitemap",
+                source,
                 host_of(url),
                 url,
-                own_sitemap(config.start_url),
+                instead,
             )
             return
         if target in self.sitemaps_seen or self.sitemaps_requested >= MAX_SITEMAPS:

@@ -61,6 +61,11 @@ def staging(tmp_path_factory, production):
             "https://oi-wiki.test/gone.html",
         )
     )
+    (root / "maps" / "index.xml").write_text(
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{{{{origin}}}}/maps/built.xml</loc></sitemap><sitemap><loc>{prod}/sitemap.xml</loc></sitemap>"
+        "</sitemapindex>"
+    )
     with SiteServer(root) as server:
         yield server
 
@@ -77,7 +82,7 @@ def test_a_sitemap_on_another_host_is_not_fetched_without_external_checks(stagin
     assert len(warnings) == 1, warnings  # two Sitemap: lines on production, one warning
     assert f"robots.txt names a sitemap on oi-wiki.test:{production.port}" in warnings[0]
     assert "not fetched because external checks are off" in warnings[0]
-    assert f"reading {site}sitemap.xml instead" in warnings[0]
+    assert f"reading {site}sitemap.xml instead;" in warnings[0]
     stats = result.stats
     assert stats["linkrot/sitemaps_read"] == 1 and stats["linkrot/sitemaps_not_fetched"] == 2
     assert stats["linkrot/sitemap_urls"] == 2
@@ -100,12 +105,15 @@ def test_with_external_checks_on_the_named_production_sitemap_is_read_but_its_ur
 def test_named_sitemaps_are_read_and_production_urls_are_reported(staging, production, tmp_path):
     production.hits.clear()
     site = f"{staging.origin}/"
-    result = crawl(tmp_path / "x.db", site, "sitemap=/maps/built.xml, /sitemap.xml", "external=0", **RESOLVE)
-    assert production.hits == []
+    result = crawl(tmp_path / "x.db", site, "sitemap=/maps/index.xml, /sitemap.xml", "external=0", **RESOLVE)
+    assert production.hits == []  # nor the production sitemap the index lists
     warnings = log_problems(result.log)["WARNING"]
+    assert any(
+        f"the sitemap index {site}maps/index.xml names a sitemap on oi-wiki.test" in w for w in warnings
+    )
     offsite = [w for w in warnings if "/maps/built.xml lists 3 URLs on oi-wiki.test" in w]
     assert len(offsite) == 1 and "-a sitemap_paths=1" in offsite[0], warnings
-    assert result.stats["linkrot/sitemaps_read"] == 2
+    assert result.stats["linkrot/sitemaps_read"] == 3  # the index, the file it lists, /sitemap.xml
     assert result.stats["linkrot/sitemap_urls_offsite"] == 3
     assert [r["url"] for r in result.rows("orphans")] == [site + "orphan.html"]
     assert not list(result.db.query("SELECT url FROM urls WHERE url LIKE '%oi-wiki.test%'"))
