@@ -5,7 +5,8 @@ sent only to the site being crawled (its host, or its registrable domain with ``
 subdomains=1``; never from https down to plain http), never to an external link, another host
 or a redirect that leaves the site. They are spider arguments, not settings: Scrapy logs every
 overridden setting when it starts, and never its spider arguments. The run row keeps the
-arguments with their secrets replaced (:func:`redact`), so nothing secret reaches the database.
+arguments with their secrets replaced (:func:`redact`, applied by ``linkrot.run.RunSpec`` for
+every spider), so nothing secret reaches the database.
 
 Why not Scrapy's own ``HttpAuthMiddleware``: in Scrapy 2.19 its spider attributes are deprecated
 (a warning in every log), its settings (``HTTPAUTH_*``) are printed in "Overridden settings", its

@@ -33,8 +33,8 @@ LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET w
 LINKROT_CHECK_RESOURCES = True  # check images, scripts, stylesheets, frames, media too (-a resources=0: only links)
 LINKROT_CHECK_FRAGMENTS = False  # report links to page#section of the site whose page has no such anchor
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
-LINKROT_SITEMAP = True  # read the site's sitemaps (robots.txt's, /sitemap.xml) to find orphans; or sitemap URLs
-LINKROT_SITEMAP_PATHS = False  # a sitemap's URLs on another host (production): read their paths on the site
+LINKROT_SITEMAP = True  # read robots.txt's sitemaps and /sitemap.xml to find orphans; or sitemap URLs to add
+LINKROT_SITEMAP_PATHS = False  # a sitemap's URLs on another host (production's): check their paths here
 LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that makes a 200 a soft 404
 LINKROT_MEMORY_REQUESTS = 10_000  # site crawl: pending requests kept in memory (~15 MB); the rest wait on disk
 LINKROT_BATCH_SIZE = 500  # items per database transaction

@@ -1,4 +1,4 @@
-"""robots.txt ``Sitemap:`` lines and sitemap files: pure readers (bytes in, URLs out), and where to read them."""
+"""robots.txt ``Sitemap:`` lines and sitemap files: pure readers (bytes in, URLs out); where to read them."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import HtmlResponse, Response
 
 from linkrot import scale
-from linkrot.auth import LOGIN_ARGS, SiteLogin, login_hint, redact
+from linkrot.auth import LOGIN_ARGS, SiteLogin, login_hint
 from linkrot.config import SiteConfig
 from linkrot.extract import Page, parse_html, visible_text
 from linkrot.frontier import Frontier
@@ -56,9 +56,8 @@ class SiteSpider(SitemapsMixin, HopSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = config = SiteConfig.from_settings(crawler.settings, kwargs)
         spider.max_hops = config.max_hops
-        # the run row keeps the arguments, without their secrets; the spider keeps them only in its config
-        args = redact({k: v for k, v in kwargs.items() if k != "resume"})
-        for name in LOGIN_ARGS:
+        args = {k: v for k, v in kwargs.items() if k != "resume"}  # RunSpec keeps them without secrets
+        for name in LOGIN_ARGS:  # the credentials live in the config only, not as spider attributes
             spider.__dict__.pop(name, None)
         spider.run_spec = RunSpec(config.start_url, args, config.resume, views=VIEWS)
         spider.scope = Scope(config.start_url, subdomains=config.subdomains)

@@ -20,6 +20,7 @@ from demo.server import SiteServer
 from linkrot.auth import Login, SiteLogin, parse_headers, redact
 from linkrot.errors import ConfigError
 from linkrot.middlewares import SiteLoginMiddleware
+from linkrot.run import RunSpec
 
 USER, PASSWORD, TOKEN = "ann", "Pa55-w0rd-never-stored", "tok-3f9e7d-never-stored"
 RESOLVE = {"LINKROT_RESOLVE": "*.test=127.0.0.1"}
@@ -200,6 +201,7 @@ def test_secrets_are_redacted_from_the_stored_arguments_and_reprs():
         "http_pass": "(redacted)",
         "header": "Cookie: (redacted), X-T: (redacted)",
     }
+    assert RunSpec("https://s.test/", args).args["http_pass"] == "(redacted)"  # any spider's run row
     login = Login.from_args(args)
     assert "pw" not in repr(login) and "s=1" not in repr(login)
     assert login.describe() == "basic auth as 'ann', header Cookie, header X-T"

@@ -63,7 +63,8 @@ def staging(tmp_path_factory, production):
     )
     (root / "maps" / "index.xml").write_text(
         '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"<sitemap><loc>{{{{origin}}}}/maps/built.xml</loc></sitemap><sitemap><loc>{prod}/sitemap.xml</loc></sitemap>"
+        "<sitemap><loc>{{origin}}/maps/built.xml</loc></sitemap>"
+        f"<sitemap><loc>{prod}/sitemap.xml</loc></sitemap>"
         "</sitemapindex>"
     )
     with SiteServer(root) as server:
