@@ -12,6 +12,11 @@ the style of Scrapy's mock server:
 - ``/generated?n=1`` is a page linking to ``?n=2`` and ``?n=3``: an endless site;
 - ``/facets?f=1,2`` links to 40 more filter combinations: a crawl trap.
 
+``auth=("user", "password")`` makes it a protected site: every request without those
+HTTP basic-auth credentials answers ``401`` with a ``WWW-Authenticate`` challenge.
+``record_headers=True`` keeps the headers of every request in ``received`` (``(method,
+path, {name: value})``, names lower-cased), so a test can see what a crawler sent.
+
 A route of ``_routes.json`` (key ``host/path`` or ``/path``) has ``status``,
 ``redirect``, ``headers``, ``content_type``, and ``body`` or ``file`` (a file
 under the root, sent as its bytes); ``"gzip": true`` compresses the answer.
@@ -29,6 +34,7 @@ server, so one port appears in every URL.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import mimetypes
@@ -58,6 +64,13 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def handle_request(self, head: bool) -> None:
         self.server.hits.append((self.command, self.headers.get("Host", ""), self.path))
+        if self.server.record_headers:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            self.server.received.append((self.command, self.path, headers))
+        if self.server.auth is not None and self.headers.get("Authorization") != self.server.auth:
+            body = b"<html><head><title>Log in</title></head><body>Log in first</body></html>"
+            challenge = {"WWW-Authenticate": 'Basic realm="staging", charset="UTF-8"'}
+            return self.send(401, body, "text/html; charset=utf-8", head, challenge)
         if self.server.delay:  # a slower site: several crawlers share the work (tests/test_scale.py)
             time.sleep(self.server.delay)
         parts = urlsplit(self.path)
@@ -154,9 +167,14 @@ class SiteServer(ThreadingHTTPServer):
         host: str = "127.0.0.1",
         hosts: Mapping[str, str | Path] | None = None,
         delay: float = 0.0,
+        auth: tuple[str, str] | None = None,
+        record_headers: bool = False,
     ) -> None:
         super().__init__((host, port), SiteHandler)
         self.delay = delay  # seconds every answer waits
+        self.auth = None if auth is None else "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        self.record_headers = record_headers
+        self.received: list[tuple[str, str, dict[str, str]]] = []  # with record_headers
         self.root = Path(root).resolve()
         self.port = self.server_address[1]
         self.origin = f"http://{host}:{self.port}"

@@ -7,11 +7,14 @@ Scrapy's own knobs (``ROBOTSTXT_OBEY``, ``REDIRECT_MAX_TIMES``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy.settings import BaseSettings
 
+from .auth import Login
 from .errors import ConfigError
 from .history import Policy
 from .resolver import HostMap
@@ -64,10 +67,13 @@ class SiteConfig:
     max_hops: int
     soft404_threshold: float
     use_sitemap: bool
+    sitemaps: tuple[str, ...]  # sitemaps named with -a sitemap=URL,URL (read besides robots.txt's)
+    sitemap_paths: bool  # read the paths of a sitemap's URLs on other hosts on the crawled host
     max_query_variants: int  # 0 = no limit
     resume: bool
     resources: bool  # check images, scripts, stylesheets, media... (not only links people follow)
     fragments: bool  # report links to page#section whose page defines no such anchor
+    login: Login | None = None  # -a http_user/http_pass/header: sent to the site only (linkrot.auth)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, args: dict[str, Any]) -> SiteConfig:
@@ -83,6 +89,7 @@ class SiteConfig:
         start_url = normalize_url(url if "://" in url else f"https://{url}")
         if start_url is None:
             raise ConfigError(f"url: {url!r} is not an http(s) URL")
+        use_sitemap, sitemaps = sitemap_option(pick("sitemap", "LINKROT_SITEMAP"), start_url)
         return cls(
             start_url=start_url,
             subdomains=as_bool("subdomains", pick("subdomains", "LINKROT_INCLUDE_SUBDOMAINS")),
@@ -93,14 +100,40 @@ class SiteConfig:
             soft404_threshold=as_float(
                 "LINKROT_SOFT404_THRESHOLD", settings.get("LINKROT_SOFT404_THRESHOLD")
             ),
-            use_sitemap=as_bool("sitemap", pick("sitemap", "LINKROT_SITEMAP")),
+            use_sitemap=use_sitemap,
+            sitemaps=sitemaps,
+            sitemap_paths=as_bool("sitemap_paths", pick("sitemap_paths", "LINKROT_SITEMAP_PATHS")),
             max_query_variants=as_int(
                 "LINKROT_MAX_QUERY_VARIANTS", settings.get("LINKROT_MAX_QUERY_VARIANTS")
             ),
             resume=as_bool("resume", pick("resume", "LINKROT_RESUME")),
             resources=as_bool("resources", pick("resources", "LINKROT_CHECK_RESOURCES")),
             fragments=as_bool("fragments", pick("fragments", "LINKROT_CHECK_FRAGMENTS")),
+            login=Login.from_args(args),
         )
+
+
+def sitemap_option(value: Any, start_url: str) -> tuple[bool, tuple[str, ...]]:
+    """``sitemap`` / ``LINKROT_SITEMAP``: a boolean (read sitemaps or not), or sitemap URLs.
+
+    Scrapy keeps only the last ``-a sitemap=`` of a command line, so several URLs go in one
+    value, separated by commas and/or spaces; a path is relative to the start URL.
+    """
+    if isinstance(value, bool):
+        return value, ()
+    text = str(value).strip()
+    if text.lower() in _TRUE | _FALSE:
+        return as_bool("sitemap", text), ()
+    urls = []
+    for item in re.split(r"[\s,]+", text):
+        if not item:
+            continue
+        url = normalize_url(urljoin(start_url, item))
+        if url is None:
+            raise ConfigError(f"sitemap: {item!r} is not an http(s) URL (nor 1/0)")
+        if url not in urls:
+            urls.append(url)
+    return True, tuple(urls)
 
 
 RENDER_MODES = ("auto", "always", "never")

@@ -26,6 +26,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from .afterrun import after_run
+from .auth import redact
 from .backlinks_import import import_files
 from .config import RunConfig
 from .errors import NothingToCheckError
@@ -49,6 +50,10 @@ class RunSpec:
     imports: tuple[str, ...] | None = None
     history: bool = False  # backlink history, archive lookups and alerts after the run
     progress: str = "site"  # the progress line to log (linkrot.progress.LINES)
+
+    def __post_init__(self) -> None:
+        # the run row (and a shared crawl's key) keep the arguments, never a password or a cookie
+        object.__setattr__(self, "args", redact(self.args))
 
 
 @dataclass

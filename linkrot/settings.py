@@ -37,7 +37,8 @@ LINKROT_CHECK_EXTERNAL = True  # check each external link once (HEAD, then GET w
 LINKROT_CHECK_RESOURCES = True  # check images, scripts, stylesheets, frames, media too (-a resources=0: only links)
 LINKROT_CHECK_FRAGMENTS = False  # report links to page#section of the site whose page has no such anchor
 LINKROT_INCLUDE_SUBDOMAINS = False  # treat every host of the registrable domain as the site
-LINKROT_SITEMAP = True  # read robots.txt Sitemap: lines or /sitemap.xml to seed the crawl, find orphans
+LINKROT_SITEMAP = True  # read robots.txt's sitemaps and /sitemap.xml to find orphans; or sitemap URLs to add
+LINKROT_SITEMAP_PATHS = False  # a sitemap's URLs on another host (production's): check their paths here
 LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that makes a 200 a soft 404
 LINKROT_MEMORY_REQUESTS = 10_000  # site crawl: pending requests kept in memory (~15 MB); the rest wait on disk
 LINKROT_BATCH_SIZE = 500  # items per database transaction
@@ -120,7 +121,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     # the spiders decide what is in scope
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    # -a http_user/http_pass/header, sent to the crawled site only (linkrot.auth says why not Scrapy's)
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "linkrot.middlewares.SiteLoginMiddleware": 580,
     # IP-literal URLs from imported files: no request forgery (linkrot.guard)
     "linkrot.guard.AddressGuardMiddleware": 50,
     # sees a 429 before RetryMiddleware (550) and waits what Retry-After says

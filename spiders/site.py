@@ -20,6 +20,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import HtmlResponse, Response
 
 from linkrot import scale
+from linkrot.auth import LOGIN_ARGS, SiteLogin, login_hint
 from linkrot.config import SiteConfig
 from linkrot.extract import main_text, parse_html
 from linkrot.frontier import Frontier
@@ -55,10 +56,18 @@ class SiteSpider(SitemapsMixin, HopSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = config = SiteConfig.from_settings(crawler.settings, kwargs)
         spider.max_hops = config.max_hops
-        args = {k: v for k, v in kwargs.items() if k != "resume"}
+        args = {k: v for k, v in kwargs.items() if k != "resume"}  # RunSpec keeps them without secrets
+        for name in LOGIN_ARGS:  # the credentials live in the config only, not as spider attributes
+            spider.__dict__.pop(name, None)
         spider.run_spec = RunSpec(config.start_url, args, config.resume, views=VIEWS)
         spider.scope = Scope(config.start_url, subdomains=config.subdomains)
+        spider.site_login = (
+            None
+            if config.login is None
+            else SiteLogin(config.login, config.start_url, subdomains=config.subdomains)
+        )
         spider.template: NotFoundTemplate | None = None
+        spider.init_sitemaps()
         crawler.signals.connect(spider.on_idle, signals.spider_idle)
         crawler.signals.connect(spider.on_headers, signals.headers_received)
         return spider
@@ -80,7 +89,8 @@ class SiteSpider(SitemapsMixin, HopSpider):
         """robots.txt (and the sitemaps it names), a resumed run's pending links, the start URL."""
         start = self.config.start_url
         if self.config.use_sitemap:
-            yield self.aux_request(urljoin(start, "/robots.txt"), self.parse_robots)
+            for request in self.sitemap_requests():
+                yield request
         if run is not None and run.resumed:
             # what the run stored is done; the links it found and did not fetch are not
             internal = self.scope.is_internal
@@ -221,6 +231,8 @@ class SiteSpider(SitemapsMixin, HopSpider):
         """A result for the chain's origin, for each hop not seen yet, and for the page it ends on."""
         meta, chain, frontier, internal = end.meta, end.chain, self.frontier, self.scope.is_internal
         depth, via = meta["linkrot_depth"], meta["linkrot_via"]
+        if via == "start" and end.code in (401, 403):
+            self.warn_login(end)
         common = {
             "outcome": end.outcome.value,
             "http_status": end.code,
@@ -255,6 +267,12 @@ class SiteSpider(SitemapsMixin, HopSpider):
             self.describe(result, end.response, end.facts)
         yield count_result(self.crawler.stats, result)
         yield from self.schedule(result.links, depth)
+
+    def warn_login(self, end: Ending) -> None:
+        """The start URL answers 401 or 403: say so, and what would let linkrot in."""
+        challenge = (end.response.headers.get(b"WWW-Authenticate") or b"").decode("latin-1")
+        self.crawler.stats.set_value("linkrot/start/login_required", end.code)
+        logger.warning("linkrot: %s", login_hint(end.code, challenge, end.final_url, self.site_login))
 
     def describe(self, result: UrlResult, response: Response, facts: PageFacts | None) -> None:
         """The response columns of the answer that ended a chain, then the page's (linkrot.results)."""

@@ -70,6 +70,7 @@ def _config(**overrides) -> SiteConfig:
             "REDIRECT_MAX_TIMES": 10,
             "LINKROT_SOFT404_THRESHOLD": 0.8,
             "LINKROT_SITEMAP": True,
+            "LINKROT_SITEMAP_PATHS": False,
             "LINKROT_MAX_QUERY_VARIANTS": 0,
             "LINKROT_RESUME": True,
             "LINKROT_CHECK_RESOURCES": True,
