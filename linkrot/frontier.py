@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 class Seen(Protocol):
     def known(self, urls: Sequence[str]) -> list[bool]: ...
-    def claim(self, urls: Sequence[str]) -> list[bool]: ...
+    # ``lease``: the shared crawl's request whose answer made the claims (undone if its worker dies)
+    def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]: ...
 
 
 class MemorySeen:
@@ -50,7 +51,7 @@ class MemorySeen:
     def known(self, urls: Sequence[str]) -> list[bool]:
         return [u in self.urls for u in urls]
 
-    def claim(self, urls: Sequence[str]) -> list[bool]:
+    def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]:
         new = []
         for url in urls:
             fresh = url not in self.urls
@@ -94,9 +95,13 @@ class Frontier:
     def is_new(self, url: str) -> bool:
         return not self.seen.known([url])[0]
 
-    def claim(self, url: str, *, page: bool = False) -> bool:
-        """Mark ``url`` seen; True when it was new (with Redis: new to every worker)."""
-        new = self.seen.claim([url])[0]
+    def claim(self, url: str, *, page: bool = False, lease: str | None = None) -> bool:
+        """Mark ``url`` seen; True when it was new (with Redis: new to every worker).
+
+        ``lease``: in a shared crawl, the request whose answer this claim comes from; if its
+        worker dies before that answer's results are written, the claim is undone with the lease.
+        """
+        new = self.seen.claim([url], lease=lease)[0]
         if new and page:
             self.pages = self._count_pages(1)
         return new
@@ -128,7 +133,7 @@ class Frontier:
             return False
         return True
 
-    def admit_all(self, links: Sequence[Link], depth: int | None) -> list[Admission]:
+    def admit_all(self, links: Sequence[Link], depth: int | None, lease: str | None = None) -> list[Admission]:
         """The links of one page to schedule: new ones that no option, limit or trap refuses.
 
         Asks the seen-set twice for the whole page: which links are known (a refused link is
@@ -178,7 +183,7 @@ class Frontier:
             return []
         upgraded = {link.target_url for link in upgrades}
         to_claim = [c for c in candidates if c.url not in upgraded]
-        won = dict(zip((c.url for c in to_claim), self.seen.claim([c.url for c in to_claim])))
+        won = dict(zip((c.url for c in to_claim), self.seen.claim([c.url for c in to_claim], lease=lease)))
         admitted = [c for c in candidates if won.get(c.url, c.url in upgraded)]
         for c in admitted:
             if c.resource and c.internal:

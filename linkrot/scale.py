@@ -72,9 +72,19 @@ local token = item[2] .. '|' .. ARGV[1]
 redis.call('HSET', KEYS[2], token, item[1])
 return {token, item[1]}
 """
+# mark URL hashes seen; the new ones are noted as claimed under the lease ARGV[1] (see RedisSeen)
+_CLAIM = """
+local out = {}
+for i = 2, #ARGV do
+  local new = redis.call('SADD', KEYS[1], ARGV[i])
+  if new == 1 then redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) end
+  out[i - 1] = new
+end
+return out
+"""
 # workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix),
-# the results a dead writer was writing back to the results list; workers removed, requests
-# requeued, writers left
+# the URLs they claimed for them are unclaimed, the results a dead writer was writing go back to the
+# results list; workers removed, requests requeued, writers left
 _REAP = """
 local n = 0
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -87,17 +97,23 @@ for _, w in ipairs(dead) do
   end
   redis.call('DEL', h)
   while redis.call('LMOVE', ARGV[3] .. w, KEYS[4], 'RIGHT', 'LEFT') do end
+  local claims = redis.call('HKEYS', ARGV[4] .. w)
+  for _, c in ipairs(claims) do redis.call('SREM', KEYS[5], c) end
+  redis.call('DEL', ARGV[4] .. w)
   redis.call('ZREM', KEYS[1], w)
   redis.call('ZREM', KEYS[3], w)
 end
 return {#dead, n, redis.call('ZCARD', KEYS[3])}
 """
-# this worker leaves: its unfinished leases go back to the queue; how many writers are left
+# this worker leaves: its unfinished leases go back to the queue, their claims are undone; how many
+# writers are left
 _LEAVE = """
 local h = ARGV[1]
 local all = redis.call('HGETALL', h)
 for i = 1, #all, 2 do redis.call('ZADD', KEYS[2], string.match(all[i], '^([^|]+)|'), all[i + 1]) end
 redis.call('DEL', h)
+for _, c in ipairs(redis.call('HKEYS', ARGV[3])) do redis.call('SREM', KEYS[4], c) end
+redis.call('DEL', ARGV[3])
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
 return {redis.call('ZCARD', KEYS[3]), #all / 2}
@@ -149,10 +165,18 @@ def configure(settings: Any) -> None:
 
 
 class RedisSeen:
-    """The frontier's seen-set in a Redis set of 8-byte URL hashes, one round trip per page."""
+    """The frontier's seen-set in a Redis set of 8-byte URL hashes, one round trip per page.
 
-    def __init__(self, server: Any, key: str) -> None:
-        self.server, self.key = server, key
+    A claim made while reading the answer to a leased request is noted under the worker
+    (``claims:<worker>``) until that request's results are written: if the worker dies first,
+    the claims go with the lease (:data:`_REAP`), and whoever redoes the request claims again.
+    Without this, the links of a page a dead worker had claimed, and not yet queued, were
+    never crawled by anyone.
+    """
+
+    def __init__(self, server: Any, key: str, shared: Shared | None = None) -> None:
+        self.server, self.key, self.shared = server, key, shared
+        self._claim = server.register_script(_CLAIM)
 
     @staticmethod
     def _hash(url: str) -> bytes:
@@ -163,13 +187,18 @@ class RedisSeen:
             return []
         return [bool(x) for x in self.server.smismember(self.key, [self._hash(u) for u in urls])]
 
-    def claim(self, urls: Sequence[str]) -> list[bool]:
+    def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]:
         if not urls:
             return []
-        pipe = self.server.pipeline(transaction=False)
-        for url in urls:
-            pipe.sadd(self.key, self._hash(url))
-        return [bool(added) for added in pipe.execute()]
+        hashes = [self._hash(u) for u in urls]
+        if lease is None or self.shared is None:
+            pipe = self.server.pipeline(transaction=False)
+            for h in hashes:
+                pipe.sadd(self.key, h)
+            return [bool(added) for added in pipe.execute()]
+        new = [bool(x) for x in self._claim(keys=[self.key, self.shared.claims_key], args=[lease, *hashes])]
+        self.shared.claimed(lease, [h for h, n in zip(hashes, new) if n])
+        return new
 
 
 class Shared:
@@ -190,6 +219,7 @@ class Shared:
         # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
         self.feeder: Callable[[str | None], None] | None = None
         self.leased: dict[str, Any] = {}  # token -> request, this worker's leases
+        self.claims: dict[str, list[bytes]] = {}  # token -> URL hashes claimed while reading its answer
         self._tokens = 0
         self._pop = self.server.register_script(_POP)
         self._reap = self.server.register_script(_REAP)
@@ -322,8 +352,19 @@ class Shared:
     def reap(self) -> tuple[int, int]:
         """Remove the workers silent for a lease and queue their requests again: (removed, writers left)."""
         removed, requeued, left = self._reap(
-            keys=[self.key("workers"), self.key("queue"), self.key("writers"), self.key("results")],
-            args=[time.time() - self.config.lease, self.key("leases:"), self.key("writing:")],
+            keys=[
+                self.key("workers"),
+                self.key("queue"),
+                self.key("writers"),
+                self.key("results"),
+                self.key("seen"),
+            ],
+            args=[
+                time.time() - self.config.lease,
+                self.key("leases:"),
+                self.key("writing:"),
+                self.key("claims:"),
+            ],
         )
         if requeued:
             self.crawler.stats.inc_value("linkrot/scale/requeued", requeued)
@@ -342,7 +383,21 @@ class Shared:
     # -- the frontier, the queue and the leases ----------------------------------------------------
 
     def seen(self) -> RedisSeen:
-        return RedisSeen(self.server, self.key("seen"))
+        return RedisSeen(self.server, self.key("seen"), self)
+
+    @property
+    def claims_key(self) -> str:
+        return self.key(f"claims:{self.worker}")
+
+    def claimed(self, lease: str, hashes: list[bytes]) -> None:
+        """URLs claimed while reading the answer to a leased request (forgotten when it is released)."""
+        if hashes:
+            self.claims.setdefault(lease, []).extend(hashes)
+
+    def _forget_claims(self, pipe: Any, tokens: list[str]) -> None:
+        hashes = [h for token in tokens for h in self.claims.pop(token, ())]
+        for start in range(0, len(hashes), 1000):
+            pipe.hdel(self.claims_key, *hashes[start : start + 1000])
 
     def count_pages(self, n: int) -> int:
         return int(self.server.incrby(self.key("pages"), n))
@@ -367,8 +422,12 @@ class Shared:
         return [token for token, request in self.leased.items() if request not in busy]
 
     def release(self, tokens: list[str]) -> None:
+        """The results of these requests are written: their leases end, their claims stand."""
         if tokens:
-            self.server.hdel(self.key(f"leases:{self.worker}"), *tokens)
+            pipe = self.server.pipeline(transaction=True)
+            pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
+            self._forget_claims(pipe, tokens)
+            pipe.execute()
             for token in tokens:
                 self.leased.pop(token, None)
 
@@ -378,6 +437,7 @@ class Shared:
         pipe.rpush(self.key("results"), payload)
         if tokens:
             pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
+            self._forget_claims(pipe, tokens)
         pipe.execute()
         for token in tokens:
             self.leased.pop(token, None)
@@ -448,8 +508,8 @@ class Shared:
             if call is not None and call.running:
                 call.stop()
         left, requeued = self._leave(
-            keys=[self.key("workers"), self.key("queue"), self.key("writers")],
-            args=[self.key(f"leases:{self.worker}"), self.worker],
+            keys=[self.key("workers"), self.key("queue"), self.key("writers"), self.key("seen")],
+            args=[self.key(f"leases:{self.worker}"), self.worker, self.claims_key],
         )
         if requeued:
             logger.info("linkrot: %d requests this worker had not finished are queued again", requeued)

@@ -89,8 +89,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
         """robots.txt (and the sitemaps it names), a resumed run's pending links, the start URL."""
         start = self.config.start_url
         if self.config.use_sitemap:
-            for request in self.sitemap_requests():
-                yield request
+            yield from self.sitemap_requests()
         if run is not None and run.resumed:
             # what the run stored is done; the links it found and did not fetch are not
             internal = self.scope.is_internal
@@ -185,15 +184,16 @@ class SiteSpider(SitemapsMixin, HopSpider):
         priority = -10_000 if via == "sitemap" else -(depth or 0) * 10  # breadth first
         return self.fetch(url, meta=meta, method="GET" if kind == "page" else "HEAD", priority=priority)
 
-    def schedule(self, links: list[Link], depth: int | None) -> Iterator[Any]:
+    def schedule(self, links: list[Link], depth: int | None, lease: str | None = None) -> Iterator[Any]:
+        """Requests for the new links of a page (``lease``: the shared crawl's request it answered)."""
         frontier = self.frontier
         valid = []
         for link in links:
             if not link.invalid:
                 valid.append(link)
-            elif frontier.claim(link.target_url):  # an href that is no URL: a row of its own, as written
+            elif frontier.claim(link.target_url, lease=lease):  # an href that is no URL: a row of its own
                 yield count_result(self.crawler.stats, invalid_result(link, depth))
-        for admitted in frontier.admit_all(valid, depth):
+        for admitted in frontier.admit_all(valid, depth, lease):
             yield self.url_request(admitted.url, admitted.depth, "link", admitted.resource)
         yield from frontier.take_traps()
 
@@ -231,6 +231,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
         """A result for the chain's origin, for each hop not seen yet, and for the page it ends on."""
         meta, chain, frontier, internal = end.meta, end.chain, self.frontier, self.scope.is_internal
         depth, via = meta["linkrot_depth"], meta["linkrot_via"]
+        lease = meta.get("scale_lease")  # a shared crawl: claims undone if this worker dies unwritten
         if via == "start" and end.code in (401, 403):
             self.warn_login(end)
         common = {
@@ -243,7 +244,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
         for i, hop in enumerate(chain):
             url = hop["url"]
             # the origin is claimed already; a hop once, by whoever ends first
-            if i and not frontier.claim(url):
+            if i and not frontier.claim(url, lease=lease):
                 continue
             yield count_result(
                 self.crawler.stats,
@@ -257,7 +258,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
                     **common,
                 ),
             )
-        if chain and (not internal(end.final_url) or not frontier.claim(end.final_url)):
+        if chain and (not internal(end.final_url) or not frontier.claim(end.final_url, lease=lease)):
             return  # the final page is (or will be) recorded by its own request
         url = end.final_url if chain else end.origin
         result = UrlResult(
@@ -266,7 +267,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
         if end.response is not None:
             self.describe(result, end.response, end.facts)
         yield count_result(self.crawler.stats, result)
-        yield from self.schedule(result.links, depth)
+        yield from self.schedule(result.links, depth, lease)
 
     def warn_login(self, end: Ending) -> None:
         """The start URL answers 401 or 403: say so, and what would let linkrot in."""

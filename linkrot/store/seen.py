@@ -72,7 +72,7 @@ class DiskSeen:
         self._asked = (frozenset(asked), on_disk) if self._stored else None
         return [h in self._pending or h in on_disk for h in hashes]
 
-    def claim(self, urls: Sequence[str]) -> list[bool]:
+    def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]:
         """Mark each URL seen; True for those that were not (a URL twice in ``urls``: new once)."""
         hashes = [url_hash(u) for u in urls]
         asked, self._asked = self._asked, None
