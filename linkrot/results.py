@@ -7,7 +7,7 @@ from typing import Any
 
 from .extract import main_text, robots_flags
 from .items import Link, UrlResult
-from .reader import PageFacts, links_of
+from .reader import PageFacts, header_values, links_of
 from .soft404 import NotFoundTemplate, classify
 from .status import Status
 
@@ -42,6 +42,19 @@ def describe_page(
     result.links = links_of(facts, is_internal, resources=resources, fragments=fragments)
     if fragments:
         result.anchor_ids = page.anchor_ids
+
+
+def describe_response(result: UrlResult, response: Any) -> None:
+    """The response columns of the answer that ended a chain: method, type, size, timing, X-Robots-Tag."""
+    headers = response.headers
+    result.method = response.request.method
+    result.content_type = (headers.get(b"Content-Type") or b"").decode("latin-1") or None
+    length = headers.get(b"Content-Length")
+    stopped = "download_stopped" in response.flags  # the body was not read: its size is the header's
+    result.size = (int(length) if length and length.isdigit() else None) if stopped else len(response.body)
+    latency = response.meta.get("download_latency")
+    result.elapsed_ms = int(latency * 1000) if latency is not None else None
+    result.x_robots_tag = header_values(headers.getlist(b"X-Robots-Tag"))
 
 
 def invalid_result(link: Link, depth: int | None) -> UrlResult:

@@ -21,26 +21,26 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 
 from linkrot import render, scale
-from linkrot.checks import AnchorBook, Reading, check_page, find_links, needs_render, seems_removed, sites_of
+from linkrot.checks import AnchorBook, Reading, check_page, find_links, needs_render, seems_removed
 from linkrot.config import BacklinksConfig
-from linkrot.extract import Page, parse_html
 from linkrot.guard import POLICY
 from linkrot.items import UrlResult
 from linkrot.matching import site_key
-from linkrot.reader import PageFacts, facts_of, header_values, read_page
+from linkrot.reader import PageFacts, header_values, read_page
 from linkrot.redirects import summarize
 from linkrot.run import Run, RunSpec
 from linkrot.status import Status
 from linkrot.urls import hostname_of
 
-from .fetch import BASE_META, Ending, HopSpider, describe_failure
+from .fetch import Ending, HopSpider
+from .rendering import RenderMixin
 
 logger = logging.getLogger(__name__)
 
 _QUEUE_BATCH = 500
 
 
-class BacklinksSpider(HopSpider):
+class BacklinksSpider(RenderMixin, HopSpider):
     name = "backlinks"
 
     @classmethod
@@ -220,50 +220,3 @@ class BacklinksSpider(HopSpider):
             if check.mentions_site:
                 stats.inc_value("linkrot/backlink/unlinked_mentions")
             yield check
-
-    # -- the browser, for pages whose links a script builds ---------------------------
-
-    def render_request(self, end: Ending) -> Request:
-        self.crawler.stats.inc_value("linkrot/render/requested")
-        meta = {**BASE_META, **{k: v for k, v in end.meta.items() if k.startswith("linkrot_")}}
-        meta.update(render.request_meta(self.config.render_wait, sites_of(meta["linkrot_backlinks"])))
-        meta["linkrot_static"] = Reading(
-            end.origin, Status.OK, end.code, end.final_url, end.chain, end.facts
-        )  # what stands if the browser fails
-        return Request(
-            end.final_url,
-            callback=self.on_rendered,
-            errback=self.on_render_error,
-            meta=meta,
-            dont_filter=True,
-            priority=10,
-        )
-
-    def hold_render(self, request: Request | None = None) -> Iterator[Request]:
-        """Hand renders to the downloader while it has room for them (``request``: one more to render)."""
-        if request is not None:
-            self.held.append(request)
-        while self.held and self.render_room > 0:
-            self.render_room -= 1
-            yield self.held.popleft()
-
-    def on_rendered(self, response: Response) -> Iterator[Any]:
-        self.render_room += 1
-        yield from self.hold_render()
-        self.crawler.stats.inc_value("linkrot/render/done")
-        static: Reading = response.meta["linkrot_static"]
-        page = parse_html(response.body, response.encoding) if isinstance(response, TextResponse) else Page()
-        static.facts = facts_of(page, static.final_url, static.facts.x_robots_tag)
-        static.rendered = True
-        yield from self.checks(response.meta, static)
-
-    def on_render_error(self, failure: Any) -> Iterator[Any]:
-        self.render_room += 1
-        yield from self.hold_render()
-        # the browser failed: the static reading stands, with the reason noted
-        error = describe_failure(failure)
-        logger.info("linkrot: rendering %s failed: %s", failure.request.url, error)
-        self.crawler.stats.inc_value("linkrot/render/failed")
-        static: Reading = failure.request.meta["linkrot_static"]
-        static.error = f"render failed: {error}"
-        yield from self.checks(failure.request.meta, static)

@@ -22,18 +22,18 @@ from scrapy.http import HtmlResponse, Response
 from linkrot import scale
 from linkrot.auth import LOGIN_ARGS, SiteLogin, login_hint
 from linkrot.config import SiteConfig
-from linkrot.extract import main_text, parse_html
 from linkrot.frontier import Frontier
 from linkrot.items import Link, UrlResult
 from linkrot.reader import PageFacts, header_values, read_page
 from linkrot.redirects import summarize
-from linkrot.results import count_result, describe_page, invalid_result
+from linkrot.results import count_result, describe_page, describe_response, invalid_result
 from linkrot.run import Run, RunSpec
 from linkrot.soft404 import NotFoundTemplate, probe_path
 from linkrot.store import DiskSeen
 from linkrot.urls import Scope
 
 from .fetch import Ending, HopSpider
+from .probe import NotFoundProbeMixin
 from .sitemaps import SitemapsMixin
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ _HTML_TYPES = (b"text/html", b"application/xhtml")
 VIEWS = ("broken_links", "redirect_chains", "soft_404s", "orphans", "crawl_traps")  # counted into the stats
 
 
-class SiteSpider(SitemapsMixin, HopSpider):
+class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
     name = "site"
     disk_queue = True  # pending requests wait on disk (linkrot.scratch.DiskScheduler)
 
@@ -121,57 +121,6 @@ class SiteSpider(SitemapsMixin, HopSpider):
             frontier = Frontier(self.config, self.crawler.stats, DiskSeen(run.scratch.path("seen.sqlite")))
         run.limits = frontier.limits
         return frontier
-
-    async def probe_not_found(self, url: str, reference_url: str) -> NotFoundTemplate | None:
-        """Learn what the site answers for a URL that cannot exist, and what its pages all say.
-
-        The start page is the reference: what the 404 page's main content shares
-        with it is the site's boilerplate, not what makes the 404 page one
-        (linkrot.soft404).  Both are fetched once per crawl, outside the schedule.
-        """
-        try:
-            response = await self.fetch_now(url, {"linkrot_kind": "probe"})
-        except Exception as exc:  # noqa: BLE001 - any failure only means "no template"
-            logger.warning("linkrot: probe of %s failed (%s); soft-404 detection uses phrases only", url, exc)
-            return None
-        title, text = self.probe_text(response)
-        reference = None
-        try:
-            answer = await self.fetch_now(reference_url, {"linkrot_kind": "probe"})
-        except Exception as exc:  # noqa: BLE001 - without a reference, nothing is left out
-            logger.info("linkrot: the start page could not be read for the soft-404 reference (%s)", exc)
-        else:
-            if 200 <= answer.status < 300:
-                reference = self.probe_text(answer)[1]
-        template = NotFoundTemplate.from_page(
-            response.status,
-            response.url,
-            title,
-            text,
-            len(response.body),
-            reference=reference,
-            threshold=self.config.soft404_threshold,
-        )
-        stats = self.crawler.stats
-        stats.set_value("linkrot/probe/status", response.status)
-        stats.set_value("linkrot/probe/words", template.words)
-        logger.info(
-            "linkrot: a missing page answers %s at %s (%d words of main content, %d%% of it shared with %s)",
-            response.status,
-            response.url,
-            template.words,
-            template.shared_share * 100,
-            reference_url if reference else "no reference page",
-        )
-        return template
-
-    @staticmethod
-    def probe_text(response: Response) -> tuple[str | None, str]:
-        """The title and main text of a probed page (none for an answer that is not HTML)."""
-        if not isinstance(response, HtmlResponse):
-            return None, ""
-        page = parse_html(response.body, response.encoding)
-        return page.title, main_text(page)
 
     # -- what to request ----------------------------------------------------------------
 
@@ -277,17 +226,7 @@ class SiteSpider(SitemapsMixin, HopSpider):
 
     def describe(self, result: UrlResult, response: Response, facts: PageFacts | None) -> None:
         """The response columns of the answer that ended a chain, then the page's (linkrot.results)."""
-        headers = response.headers
-        result.method = response.request.method
-        result.content_type = (headers.get(b"Content-Type") or b"").decode("latin-1") or None
-        length = headers.get(b"Content-Length")
-        stopped = "download_stopped" in response.flags
-        result.size = (
-            (int(length) if length and length.isdigit() else None) if stopped else len(response.body)
-        )
-        latency = response.meta.get("download_latency")
-        result.elapsed_ms = int(latency * 1000) if latency is not None else None
-        result.x_robots_tag = header_values(headers.getlist(b"X-Robots-Tag"))
+        describe_response(result, response)
         describe_page(
             result,
             facts,
