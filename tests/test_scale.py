@@ -255,18 +255,37 @@ def redis_url(tmp_path_factory):
     proc.wait(10)
 
 
+_WORKERS: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left():
+    """A test that fails half-way leaves no crawl running behind it (CI waits for none)."""
+    yield
+    while _WORKERS:
+        proc = _WORKERS.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def worker(command: list[str], **settings: str) -> subprocess.Popen:
     args = [sys.executable, "-m", "scrapy", "crawl", *command, "-s", "LINKROT_PROGRESS_INTERVAL=0"]
     for name, value in settings.items():
         args += ["-s", f"{name}={value}"]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
-    return subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _WORKERS.append(proc)
+    return proc
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
-    _, err = proc.communicate(timeout=timeout)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"the worker did not end within {timeout:.0f} s:\n{err[-4000:]}")
     assert proc.returncode == 0, err[-4000:]
     return err
 
