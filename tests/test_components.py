@@ -118,7 +118,6 @@ def test_the_pipeline_writes_in_batches_and_traps_at_once(tmp_path):
     pipeline.process_item(
         UrlResult(url=f"{SITE}gone", outcome="not_found", is_internal=True, http_status=404)
     )
-    pipeline.wait()  # the batch went to the writer thread when it was full
     assert rows["urls"].count == 2 and rows["sitemap_urls"].count == 1
     pipeline.process_item(UrlResult(url=f"{SITE}late", outcome="ok", is_internal=True, http_status=200))
     pipeline.close_spider()  # the last, partial batch is not lost
@@ -151,7 +150,6 @@ def test_a_batch_that_cannot_be_written_stops_the_crawl_with_a_reason(tmp_path, 
     pipeline.write = full_disk
     pipeline.process_item(UrlResult(url=SITE, outcome="ok", is_internal=True, http_status=200))
     pipeline.process_item(UrlResult(url=f"{SITE}a", outcome="ok", is_internal=True, http_status=200))
-    pipeline.wait()
     assert closed == ["linkrot_write_failed"]  # once, however many batches failed
     assert "could not be written" in caplog.text and "disk is full" in caplog.text
     crawler.engine = None
