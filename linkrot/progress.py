@@ -72,7 +72,8 @@ class Progress:
             if sitemap_urls is None:  # another worker of a shared crawl read the sitemaps
                 said += f", {orphans} orphans"
             else:
-                said += f", {orphans_said(orphans, sitemap_urls)}"
+                offsite = stats.get_value("linkrot/sitemap_urls_offsite", 0)
+                said += f", {orphans_said(orphans, sitemap_urls, offsite)}"
         return said
 
     def rates(self, done: int) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import charts
 from .redirectmap import Seen
 from .status import Change, Status, Triage, Verdict
-from .summary import NO_SITEMAP, describe_limits
+from .summary import describe_limits, orphans_said
 
 if TYPE_CHECKING:
     from .store import Store
@@ -50,6 +50,9 @@ def gather(store: Store, top: int, suggestions: dict[str, Any] | None = None) ->
     # what the crawls checked, each figure named for what it counts (no "pages" mixing redirects and 404s)
     totals.update(store.crawl_counts())
     totals["sitemap_urls"] = sum(store.sitemap_url_count(r["run_id"]) for r in site_runs)
+    totals["sitemap_urls_offsite"] = sum(
+        store.run_stat(r["run_id"], "linkrot/sitemap_urls_offsite") or 0 for r in site_runs
+    )
     broken_backlinks = store.broken_backlinks(limit=top)
     for row in broken_backlinks:
         fresh = (suggestions or {}).get(row["url"])
@@ -189,7 +192,7 @@ def _summary_rows(data: dict[str, Any]) -> list[list[Any]]:
             # no sitemap, no orphan to find: "0 orphans" would claim a finding
             ["orphans (in the sitemap, linked from no page)", t["orphans"]]
             if data["sitemap_read"]
-            else [f"orphans: {NO_SITEMAP}", ""],
+            else [f"orphans: {orphans_said(0, 0, t.get('sitemap_urls_offsite', 0))}", ""],
         ]
     if data["backlinks_checked"]:
         rows += [["backlinks", t["backlinks"]], ["broken backlink targets", t["broken_backlinks"]]]

@@ -20,9 +20,17 @@ def describe_limits(stopped_by: str, not_crawled: int | None) -> str:
     return f"{said}: {missed}; {lift} lift{'s' if len(limits) == 1 else ''} the limit{'s' if len(limits) > 1 else ''}"
 
 
-def orphans_said(orphans: int, sitemap_urls: int) -> str:
-    """``3 orphans``; ``no sitemap read`` when the crawl read none (then 0 orphans would be no finding)."""
-    return f"{orphans} orphans" if sitemap_urls else NO_SITEMAP
+def orphans_said(orphans: int, sitemap_urls: int, offsite: int = 0) -> str:
+    """``3 orphans``; ``no sitemap read`` when the crawl read none (then 0 orphans would be no finding),
+    or said why when its sitemaps list only another host's URLs (production's, on a staging copy)."""
+    if sitemap_urls:
+        return f"{orphans} orphans"
+    if offsite:
+        return (
+            f"no URL of this site in its sitemaps ({offsite:,} of another host: "
+            "-a sitemap_paths=1 reads their paths here)"
+        )
+    return NO_SITEMAP
 
 
 def site_summary(store: Store, site: str | None = None) -> str:
@@ -35,6 +43,7 @@ def site_summary(store: Store, site: str | None = None) -> str:
         run_id = run["run_id"]
         n = store.site_run_totals(run_id)
         c = store.crawl_counts(run_id)
+        offsite = store.run_stat(run_id, "linkrot/sitemap_urls_offsite") or 0
         lines.append(f"Site {run['site']} (run {run_id})")
         limits = store.run_limits(run_id)
         if limits:  # a truncated crawl says so before its figures, which are then partial
@@ -47,7 +56,7 @@ def site_summary(store: Store, site: str | None = None) -> str:
             f"  {n['broken_links']} broken links, {n['broken_resources']} broken resources, "
             f"{n['redirecting_links']} links to redirecting URLs, "
             f"{n['redirect_chains']} redirecting URLs ({n['redirect_loops']} in loops), "
-            f"{n['soft_404s']} soft 404s, {orphans_said(n['orphans'], store.sitemap_url_count(run_id))}, "
+            f"{n['soft_404s']} soft 404s, {orphans_said(n['orphans'], store.sitemap_url_count(run_id), offsite)}, "
             f"{n['blocked']} blocked by robots.txt"
         )
         sections = [

@@ -152,3 +152,14 @@ def test_a_crawl_that_read_a_sitemap_ends_with_its_orphans(demo_server, tmp_path
     result = crawl(tmp_path / "demo.db", f"{demo_server.origin}/", LINKROT_PROGRESS_INTERVAL=3600)
     done = [line for line in result.log.splitlines() if "linkrot done (finished)" in line]
     assert len(done) == 1 and done[0].endswith(" redirecting, 1 soft 404s, 1 orphans"), done
+
+
+def test_orphans_are_never_a_count_of_nothing():
+    from linkrot.summary import orphans_said
+
+    assert orphans_said(3, 120) == "3 orphans"
+    assert orphans_said(0, 0) == "no sitemap read"
+    # staging's sitemap lists production's URLs: read, but nothing of this site in it
+    said = orphans_said(0, 0, 355)
+    assert said.startswith("no URL of this site in its sitemaps (355 of another host")
+    assert "-a sitemap_paths=1" in said

@@ -267,6 +267,10 @@ class Queries(Connection):
             "JOIN latest_site_runs l ON l.run_id = r.id WHERE r.stopped_by IS NOT NULL ORDER BY r.id"
         )
 
+    def run_stat(self, run_id: int, name: str) -> Any:
+        """One figure of a finished run's stats (``linkrot/sitemap_urls_offsite``); None when absent."""
+        return self._value("SELECT json_extract(stats, ?) FROM runs WHERE id = ?", [f'$."{name}"', run_id])
+
     def run_limits(self, run_id: int) -> dict[str, Any] | None:
         """The limits that stopped a crawl (``stopped_by``: ``max_pages=50000,...``) and the URLs it did not
         crawl (``not_crawled``); None when nothing stopped it."""
