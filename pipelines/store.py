@@ -19,9 +19,6 @@ from linkrot.run import Run
 
 logger = logging.getLogger(__name__)
 
-_IN_FLIGHT = 2  # batches handed to the writer thread and not written yet, at most (memory stays flat)
-
-
 class StorePipeline:
     """Buffers results and flushes them every ``LINKROT_BATCH_SIZE`` items or
     ``LINKROT_FLUSH_INTERVAL`` seconds, so Datasette sees a crawl progress.
