@@ -563,3 +563,40 @@ def test_the_feeding_worker_killed_mid_queue_is_taken_over(redis_url, backlinks_
     assert shared["backlink_checks"].count == 240  # every backlink checked, none twice
     alone = sqlite_utils.Database(alone_db)
     assert list(shared.query(BACKLINK_STATUS)) == list(alone.query(BACKLINK_STATUS))
+
+
+def test_the_seeding_worker_killed_before_it_seeded_is_taken_over(redis_url, tmp_path):
+    """The first worker creates the run, then dies while it learns the site's 404 page (before it
+    queues robots.txt and the start URL): another worker seeds the crawl and finishes it."""
+    root = tmp_path / "web" / "www.slow.test"
+    root.mkdir(parents=True)
+    for i in range(4):
+        (root / f"p{i}.html").write_text(f'<html><body><a href="/p{i + 1}.html">next</a></body></html>')
+    (root / "index.html").write_text('<html><body><a href="/p0.html">start</a></body></html>')
+    client = redis_url[1]
+    with SiteServer(tmp_path / "web", delay=4.0) as server:  # the probe alone takes 4 s
+        url = f"http://www.slow.test:{server.port}/"
+        settings = {
+            "LINKROT_DB": str(tmp_path / "slow.db"),
+            "LINKROT_RESOLVE": RESOLVE,
+            "LINKROT_REDIS_URL": redis_url[0],
+            "LINKROT_WORKERS": "2",
+            "LINKROT_LEASE_SECONDS": "2",
+        }
+        seeder = worker(["site", "-a", f"url={url}"], **settings)
+        wait_for_run(client, "site", seeder)
+        prefix = client.keys("linkrot:site:*:run")[0].decode()[: -len(":run")]
+        survivor = worker(["site", "-a", f"url={url}"], **settings)
+        deadline = time.monotonic() + 60
+        while client.zcard(f"{prefix}:workers") < 2:  # the survivor has joined
+            assert time.monotonic() < deadline and survivor.poll() is None
+            time.sleep(0.05)
+        assert client.get(f"{prefix}:fed") != b"done"  # the seeder has not seeded yet
+        seeder.send_signal(signal.SIGKILL)
+        seeder.wait(30)
+        log = finish(survivor)
+    assert "feeds it on from the start" in log
+    db = sqlite_utils.Database(tmp_path / "slow.db")
+    assert next(iter(db.query("SELECT state FROM runs")))["state"] == "finished"
+    crawled = {r["url"].removeprefix(url) for r in db.query("SELECT url FROM pages WHERE status = 200")}
+    assert crawled == {"", *(f"p{i}.html" for i in range(4))}
