@@ -72,12 +72,12 @@ local token = item[2] .. '|' .. ARGV[1]
 redis.call('HSET', KEYS[2], token, item[1])
 return {token, item[1]}
 """
-# mark URL hashes seen; the new ones are noted as claimed under the lease ARGV[1] (see RedisSeen)
+# mark URL hashes seen; the new ones are noted as claimed under the lease ARGV[1], if any (see RedisSeen)
 _CLAIM = """
 local out = {}
 for i = 2, #ARGV do
   local new = redis.call('SADD', KEYS[1], ARGV[i])
-  if new == 1 then redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) end
+  if new == 1 and ARGV[1] ~= '' then redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) end
   out[i - 1] = new
 end
 return out
@@ -174,7 +174,7 @@ class RedisSeen:
     never crawled by anyone.
     """
 
-    def __init__(self, server: Any, key: str, shared: Shared | None = None) -> None:
+    def __init__(self, server: Any, key: str, shared: Shared) -> None:
         self.server, self.key, self.shared = server, key, shared
         self._claim = server.register_script(_CLAIM)
 
@@ -191,13 +191,11 @@ class RedisSeen:
         if not urls:
             return []
         hashes = [self._hash(u) for u in urls]
-        if lease is None or self.shared is None:
-            pipe = self.server.pipeline(transaction=False)
-            for h in hashes:
-                pipe.sadd(self.key, h)
-            return [bool(added) for added in pipe.execute()]
-        new = [bool(x) for x in self._claim(keys=[self.key, self.shared.claims_key], args=[lease, *hashes])]
-        self.shared.claimed(lease, [h for h, n in zip(hashes, new) if n])
+        new = [
+            bool(x) for x in self._claim(keys=[self.key, self.shared.claims_key], args=[lease or "", *hashes])
+        ]
+        if lease:
+            self.shared.claimed(lease, [h for h, n in zip(hashes, new) if n])
         return new
 
 
@@ -220,6 +218,7 @@ class Shared:
         self.feeder: Callable[[str | None], None] | None = None
         self.leased: dict[str, Any] = {}  # token -> request, this worker's leases
         self.claims: dict[str, list[bytes]] = {}  # token -> URL hashes claimed while reading its answer
+        self._warned_no_writer = False
         self._tokens = 0
         self._pop = self.server.register_script(_POP)
         self._reap = self.server.register_script(_REAP)
@@ -394,10 +393,14 @@ class Shared:
         if hashes:
             self.claims.setdefault(lease, []).extend(hashes)
 
-    def _forget_claims(self, pipe: Any, tokens: list[str]) -> None:
+    def _end_leases(self, pipe: Any, tokens: list[str]) -> None:
+        """Add to ``pipe``: these leases end, and the claims made under them stand."""
+        pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
         hashes = [h for token in tokens for h in self.claims.pop(token, ())]
         for start in range(0, len(hashes), 1000):
             pipe.hdel(self.claims_key, *hashes[start : start + 1000])
+        for token in tokens:
+            self.leased.pop(token, None)
 
     def count_pages(self, n: int) -> int:
         return int(self.server.incrby(self.key("pages"), n))
@@ -425,35 +428,27 @@ class Shared:
         """The results of these requests are written: their leases end, their claims stand."""
         if tokens:
             pipe = self.server.pipeline(transaction=True)
-            pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
-            self._forget_claims(pipe, tokens)
+            self._end_leases(pipe, tokens)
             pipe.execute()
-            for token in tokens:
-                self.leased.pop(token, None)
 
     def push_results(self, payload: bytes, tokens: list[str]) -> None:
         """A worker of another machine: its results to the writers, and the leases they end, in one step."""
         pipe = self.server.pipeline(transaction=True)
         pipe.rpush(self.key("results"), payload)
         if tokens:
-            pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
-            self._forget_claims(pipe, tokens)
+            self._end_leases(pipe, tokens)
         pipe.execute()
-        for token in tokens:
-            self.leased.pop(token, None)
 
-    def drain(self, write: Callable[[bytes], None]) -> int:
+    def drain(self, write: Callable[[bytes], None]) -> None:
         """A writer: write the results other machines' workers sent, one batch at a time.
 
         A batch is moved to ``writing:<worker>`` while it is written: if this worker dies, the
         others put it back (:meth:`reap`); the writes are upserts, so a batch written twice is one.
         """
-        mine, done = self.key(f"writing:{self.worker}"), 0
+        mine = self.key(f"writing:{self.worker}")
         while (payload := self.server.lmove(self.key("results"), mine, "LEFT", "RIGHT")) is not None:
             write(payload)
             self.server.delete(mine)
-            done += 1
-        return done
 
     def busy(self) -> int:
         self.reap()
@@ -482,8 +477,6 @@ class Shared:
             "linkrot: no worker writing to the run's database is left: results wait in Redis until one "
             "is started on the machine that holds it (the same command, its LINKROT_DB)"
         )
-
-    _warned_no_writer = False
 
     def on_idle(self) -> None:
         """spider_idle: write what is buffered (it ends this worker's leases), then stay while work is left."""

@@ -145,7 +145,7 @@ class BacklinksSpider(RenderMixin, HopSpider):
             async for request in self.feed(run, int(cursor or 0)):
                 self.crawler.engine.crawl(request)
 
-        self.feeding = asyncio.ensure_future(feed())
+        self.takeover = asyncio.ensure_future(feed())  # held: a task nobody holds may be collected
 
     @staticmethod
     def scheduled(engine: Any) -> int:
