@@ -159,10 +159,11 @@ class Run:
     def spider_closed(self, spider: Any, reason: str) -> None:
         stats = self.crawler.stats
         try:
+            met = self.limits()  # the limits this worker met
             if self.writes:
-                self.store.record_limits(self.id, self.limits())
-            elif self.limits():  # the limits this worker met, to the writers
-                self.scale.push_results(pickle.dumps({"limits": self.limits()}), [])
+                self.store.record_limits(self.id, met)
+            elif met:  # to the writers, as a batch pipelines.store writes
+                self.scale.push_results(pickle.dumps({"limits": met}), [])
             if self.scale is not None and not self.scale.leave(reason == "finished"):
                 logger.info("linkrot: this worker is done; the last worker of run %d closes it", self.id)
                 return
