@@ -53,12 +53,12 @@ def views(db: Path) -> dict[str, list[tuple]]:
         return {v: conn.execute(f"SELECT {c} FROM {v} ORDER BY {c}").fetchall() for v, c in VIEWS.items()}
 
 
-def one(url: str, name: str, extra: list[str], env: dict, db: Path | None = None) -> dict:
+def one(url: str, name: str, extra: list[str], env: dict, db: Path | None = None, timeout: float = 7200) -> dict:
     """One crawl, measured; ``db``: a database shared with other workers (made fresh by the caller)."""
     if db is None:
         db = OUT / f"{name}.db"
         fresh(db)
-    m = measure(command(url, db, extra), ROOT, OUT / f"{name}.log", OUT / f"{name}.out", 7200, env=env)
+    m = measure(command(url, db, extra), ROOT, OUT / f"{name}.log", OUT / f"{name}.out", timeout, env=env)
     pages = pages_of(db) if m.returncode == 0 else 0
     return {
         "run": name,
@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument(
         "--two-workers", type=int, default=0, metavar="PAGES", help="compare 1 and 2 workers on this size"
     )
+    parser.add_argument("--timeout", type=float, default=14400, help="seconds a crawl may take (default 14400)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s setting")
     args = parser.parse_args()
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
@@ -173,7 +174,7 @@ def main() -> None:
     for pages in sizes:
         site, _ = ensure_site(pages)
         with nginx.serve(site, OUT / "nginx") as port:
-            results.append(one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env))
+            results.append(one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env, timeout=args.timeout))
         print(table([row(r) for r in results]), flush=True)
     if len(results) > 1:
         a, b = results[0], results[-1]
