@@ -56,6 +56,28 @@ def _keys(normal: str) -> tuple[str, str]:
 # an href that names no host of its own (WHATWG: leading and trailing C0 controls and spaces are
 # stripped, tabs and newlines removed anywhere; a backslash is a slash in http(s) URLs)
 _HAS_HOST = re.compile(r"^[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\-\t\n\r]*:|[/\\][\t\n\r]*[/\\])")
+# an href whose host is plain ASCII, written plainly (no userinfo, backslash, tab or escape), so that
+# its site key is read without resolving it; any other form is resolved in full
+_PLAIN_HOST = re.compile(r"^[\x00-\x20]*(?:([A-Za-z][A-Za-z0-9+.\-]*):)?//([A-Za-z0-9.\-]+)(?::[0-9]*)?(?:[/?#]|$)")
+_SCHEME = re.compile(r"^[\x00-\x20]*([A-Za-z][A-Za-z0-9+.\-]*):")
+_WEB = frozenset({"http", "https"})
+
+
+def _elsewhere(href: str, sites: dict[str, str]) -> bool:
+    """True when ``href`` surely leads to none of ``sites``: another plainly written host, or no
+    http(s) URL (``mailto:``); False when it may (then it is resolved in full).
+
+    Most links on a referring page go elsewhere; resolving and normalizing each of them was
+    most of the cost of matching (w3lib's ``safe_url_string``).
+    """
+    plain = _PLAIN_HOST.match(href)
+    if plain is not None:
+        scheme = plain.group(1)
+        if scheme is not None and scheme.lower() not in _WEB:
+            return True
+        return plain.group(2).lower().rstrip(".").removeprefix("www.") not in sites
+    scheme = _SCHEME.match(href)
+    return scheme is not None and scheme.group(1).lower() not in _WEB
 
 
 def same_page(a: str | None, b: str | None) -> bool:
@@ -129,7 +151,7 @@ def find_link(
     relatives = site_key(base) in sites
     best: tuple[int, Anchor, str, str] | None = None
     for anchor in page.anchors:
-        if not relatives and not _HAS_HOST.match(anchor.href):
+        if not relatives and not _HAS_HOST.match(anchor.href) or _elsewhere(anchor.href, sites):
             continue
         resolved = absolute_url(base, anchor.href)
         if resolved is None:

@@ -60,6 +60,11 @@ def test_keys():
         # relative hrefs on a page whose base is our site
         ("http://blog.test/p", '<base href="http://www.ours.test/"><a href="a">x</a>', "http://www.ours.test/a"),
         ("http://www.ours.test/p", '<a href="../a">x</a>', "http://www.ours.test/a"),
+        # hosts written in other forms are still ours (the shortcut that skips other hosts must not skip them)
+        ("http://blog.test/p", '<a href="//WWW.Ours.Test./a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href="http://user@www.ours.test/a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href="http://www.ours.test:80/a">x</a>', "http://www.ours.test/a"),
+        ("http://blog.test/p", '<a href="mailto:a@ours.test">x</a><a href="http://ours.other/a">y</a>', None),
         # relative hrefs of another site's page never point to ours
         ("http://blog.test/p", '<a href="/www.ours.test/a">x</a><a href="a">y</a>', None),
     ],

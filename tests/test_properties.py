@@ -128,3 +128,21 @@ def test_a_good_row_among_junk_lines_is_imported_on_its_line(tmp_path, header, b
     assert error is None
     good = [i for i in items if isinstance(i, BacklinkRow) and i.line == len(before) + 2]
     assert [r.source_url for r in good] == ["https://ref.test/good"]
+
+
+HREF_PARTS = st.sampled_from(
+    ["http:", "HTTPS:", "mailto:", "ftp:", "javascript:", "//", "/", "\\", "\t", " ", "www.", "WWW.", "ours",
+     "Ours", "other", ".test", ".test.", ":80", ":8080", ":99999", "@", "%2e", "é", "/p", "?q", "#f", "x"]
+)
+
+
+@given(st.lists(HREF_PARTS, max_size=8).map("".join))
+def test_an_href_skipped_before_resolving_could_never_have_matched(href):
+    """The shortcut of link matching (``_elsewhere``) only skips hrefs that resolve elsewhere."""
+    from linkrot.matching import _elsewhere
+    from linkrot.urls import absolute_url
+
+    sites = {"ours.test": "target"}
+    if _elsewhere(href, sites):
+        resolved = absolute_url("https://ours.test/page", href)
+        assert resolved is None or site_key(resolved) not in sites, (href, resolved)
