@@ -124,9 +124,11 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
 
     # -- what to request ----------------------------------------------------------------
 
-    def url_request(self, url: str, depth: int | None, via: str, resource: bool = False) -> Request:
+    def url_request(self, url: str, depth: int | None, via: str, resource: bool = False, normal: bool = False) -> Request:
         kind = "resource" if resource else "page" if self.scope.is_internal(url) else "external"
         meta = {"linkrot_kind": kind, "linkrot_depth": depth, "linkrot_via": via}
+        if normal:  # in linkrot's normal form (w3lib's escaping done): Scrapy need not escape it again
+            meta["verbatim_url"] = True
         if kind != "page":
             # a status check of one URL is not crawling: external hosts' robots.txt is not fetched
             meta["dont_obey_robotstxt"] = True
@@ -143,7 +145,7 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
             elif frontier.claim(link.target_url, lease=lease):  # an href that is no URL: a row of its own
                 yield count_result(self.crawler.stats, invalid_result(link, depth))
         for admitted in frontier.admit_all(valid, depth, lease):
-            yield self.url_request(admitted.url, admitted.depth, "link", admitted.resource)
+            yield self.url_request(admitted.url, admitted.depth, "link", admitted.resource, normal=True)
         yield from frontier.take_traps()
 
     def on_headers(self, headers: Any, body_length: int, request: Request, spider: Spider) -> None:

@@ -6,12 +6,13 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scrapy import Request
 
 from linkrot.errors import ImportFileError
 from linkrot.extract import parse_html
 from linkrot.importers import BacklinkRow, read_export
-from linkrot.matching import find_link, link_key, same_page, site_key
-from linkrot.urls import normalize_url
+from linkrot.matching import _elsewhere, find_link, link_key, same_page, site_key
+from linkrot.urls import absolute_url, normalize_url
 
 LABEL = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12)
 # a top-level label is never all digits: browsers read such a host as an IPv4 address (WHATWG)
@@ -139,10 +140,15 @@ HREF_PARTS = st.sampled_from(
 @given(st.lists(HREF_PARTS, max_size=8).map("".join))
 def test_an_href_skipped_before_resolving_could_never_have_matched(href):
     """The shortcut of link matching (``_elsewhere``) only skips hrefs that resolve elsewhere."""
-    from linkrot.matching import _elsewhere
-    from linkrot.urls import absolute_url
-
     sites = {"ours.test": "target"}
     if _elsewhere(href, sites):
         resolved = absolute_url("https://ours.test/page", href)
         assert resolved is None or site_key(resolved) not in sites, (href, resolved)
+
+
+@given(st.one_of(st.text(), urls()))
+def test_a_url_in_normal_form_needs_no_escaping_by_scrapy(text):
+    """The site spider asks for its links verbatim (``verbatim_url``): they must be what Scrapy would ask for."""
+    normal = normalize_url(text)
+    if normal is not None:
+        assert Request(normal).url == normal
