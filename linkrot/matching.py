@@ -58,7 +58,9 @@ def _keys(normal: str) -> tuple[str, str]:
 _HAS_HOST = re.compile(r"^[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\-\t\n\r]*:|[/\\][\t\n\r]*[/\\])")
 # an href whose host is plain ASCII, written plainly (no userinfo, backslash, tab or escape), so that
 # its site key is read without resolving it; any other form is resolved in full
-_PLAIN_HOST = re.compile(r"^[\x00-\x20]*(?:([A-Za-z][A-Za-z0-9+.\-]*):)?//([A-Za-z0-9.\-]+)(?::[0-9]*)?(?:[/?#]|$)")
+_PLAIN_HOST = re.compile(
+    r"^[\x00-\x20]*(?:([A-Za-z][A-Za-z0-9+.\-]*):)?//([A-Za-z0-9.\-]+)(?::[0-9]*)?(?:[/?#]|$)"
+)
 _SCHEME = re.compile(r"^[\x00-\x20]*([A-Za-z][A-Za-z0-9+.\-]*):")
 _WEB = frozenset({"http", "https"})
 

@@ -16,8 +16,8 @@ import csv
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -87,51 +87,110 @@ def _profile(url: str) -> tuple[set[str], set[str], str | None]:
 
 def suggest(dead_url: str, candidates: Iterable[Candidate]) -> Suggestion:
     """The best live page for ``dead_url`` among ``candidates`` (pages of the same site)."""
-    dead_key = link_key(dead_url)
-    # the dead URL itself under another scheme or with a slash is not a target: it would loop
-    pool = [c for c in candidates if link_key(c.url) != dead_key]
-    home = next((c for c in pool if is_home(c.url)), None)
-    slug, path, section = _profile(dead_url)
-    wanted = slug | path
-    if not wanted:
-        return _home_or_nothing(dead_url, home, "the dead URL has no words to compare")
-    # rarity weights over the candidates: idf of each token of the dead URL
-    seen: Counter[str] = Counter()
-    profiles = []
-    for cand in pool:
-        c_slug, c_path, c_section = _profile(cand.url)
-        text = tokens(cand.title) | tokens(cand.h1)
-        profiles.append((cand, c_slug | c_path, text, c_section))
-        for t in wanted & (c_slug | c_path | text):
-            seen[t] += 1
-    weight = {t: math.log((len(pool) + 1) / (seen[t] + 0.5)) + 0.1 for t in wanted}
-    total = sum(weight[t] * (_SLUG_WEIGHT if t in slug else _PATH_WEIGHT) for t in wanted)
+    pool = list(candidates)
+    return suggest_all([dead_url], lambda: pool)[0]
+
+
+@dataclass(slots=True)
+class _Dead:
+    """A dead URL being matched: what it wants, and the best page found so far."""
+
+    url: str
+    key: str | None
+    slug: set[str]
+    section: str | None
+    wanted: set[str]
+    weight: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
     best: tuple[float, Candidate, list[str], bool] | None = None
-    for cand, url_tokens, text, c_section in profiles:
+
+
+def suggest_all(dead_urls: Sequence[str], candidates: Callable[[], Iterable[Candidate]]) -> list[Suggestion]:
+    """The best live page for each of ``dead_urls`` (one site's), in their order.
+
+    ``candidates()`` yields the site's live pages and is called twice: once to weigh the tokens by
+    rarity, once to score.  No candidate is kept, so a site of a million pages is read in bounded
+    memory, once for all its dead URLs (not once per dead URL).
+    """
+    deads = []
+    for url in dead_urls:
+        slug, path, section = _profile(url)
+        deads.append(_Dead(url, link_key(url), slug, section, slug | path))
+    wanting: dict[str, list[_Dead]] = {}  # token -> the dead URLs that want it
+    for d in deads:
+        for t in d.wanted:
+            wanting.setdefault(t, []).append(d)
+    dead_keys = {d.key for d in deads}
+    # pass 1: how many pages, how many carry each wanted token; a page that is a dead URL itself
+    # under another form (http/https, a slash) counts for the other dead URLs only
+    count, seen = 0, Counter[str]()
+    itself: dict[str | None, list[set[str]]] = {}
+    homes: list[Candidate] = []
+    for cand in candidates():
+        url_tokens, text, _ = _candidate_tokens(cand)
+        carried = (url_tokens | text) & wanting.keys()
+        count += 1
+        seen.update(carried)
+        key = link_key(cand.url)
+        if key in dead_keys:
+            itself.setdefault(key, []).append(carried)
+        if is_home(cand.url):
+            homes.append(cand)
+    for d in deads:
+        same = itself.get(d.key, [])
+        pool = count - len(same)
+        for t in d.wanted:
+            n = seen[t] - sum(t in tokens_ for tokens_ in same)
+            d.weight[t] = math.log((pool + 1) / (n + 0.5)) + 0.1
+        d.total = sum(d.weight[t] * (_SLUG_WEIGHT if t in d.slug else _PATH_WEIGHT) for t in d.wanted)
+    # pass 2: score each page against the dead URLs that share a token with it
+    for cand in candidates():
         if is_home(cand.url):
             continue
-        shared = wanted & (url_tokens | text)
-        if not shared:
+        url_tokens, text, c_section = _candidate_tokens(cand)
+        carried = (url_tokens | text) & wanting.keys()
+        if not carried:
             continue
-        score = 0.0
-        for t in shared:
-            kind = _SLUG_WEIGHT if t in slug else _PATH_WEIGHT
-            # a token in the live page's title or heading counts as much as one in its URL, or more
-            score += weight[t] * max(kind if t in url_tokens else 0.0, _TEXT_WEIGHT if t in text else 0.0)
-        score = min(1.0, score / total)
-        same_section = section is not None and section == c_section
-        if same_section:
-            score = min(1.0, score + _SECTION_BONUS)
-        key = (score, -len(cand.url))
-        if best is None or key > (best[0], -len(best[1].url)):
-            best = (score, cand, sorted(shared), same_section)
-    if best is None or best[0] < MIN_SCORE:
-        return _home_or_nothing(dead_url, home, "no live page shares enough words with it")
-    score, cand, shared, same_section = best
-    reason = f"shares {', '.join(repr(t) for t in shared[:6])}"
+        key = link_key(cand.url)
+        for d in {id(d): d for t in carried for d in wanting[t]}.values():
+            if key != d.key:
+                _score(d, cand, url_tokens, text, c_section)
+    results = []
+    for d in deads:
+        # the first home page that is not the dead URL itself
+        home = next((h for h in homes if link_key(h.url) != d.key), None)
+        if not d.wanted:
+            results.append(_home_or_nothing(d.url, home, "the dead URL has no words to compare"))
+        elif d.best is None or d.best[0] < MIN_SCORE:
+            results.append(_home_or_nothing(d.url, home, "no live page shares enough words with it"))
+        else:
+            score, cand, shared, same_section = d.best
+            reason = f"shares {', '.join(repr(t) for t in shared[:6])}"
+            if same_section:
+                reason += f" and the section /{d.section}/"
+            results.append(Suggestion(d.url, cand.url, round(score, 2), reason))
+    return results
+
+
+def _candidate_tokens(cand: Candidate) -> tuple[set[str], set[str], str | None]:
+    c_slug, c_path, c_section = _profile(cand.url)
+    return c_slug | c_path, tokens(cand.title) | tokens(cand.h1), c_section
+
+
+def _score(d: _Dead, cand: Candidate, url_tokens: set[str], text: set[str], c_section: str | None) -> None:
+    """Score ``cand`` for ``d``; keep it when it beats the best so far (ties: the shorter URL, then the first)."""
+    shared = d.wanted & (url_tokens | text)
+    score = 0.0
+    for t in shared:
+        kind = _SLUG_WEIGHT if t in d.slug else _PATH_WEIGHT
+        # a token in the live page's title or heading counts as much as one in its URL, or more
+        score += d.weight[t] * max(kind if t in url_tokens else 0.0, _TEXT_WEIGHT if t in text else 0.0)
+    score = min(1.0, score / d.total)
+    same_section = d.section is not None and d.section == c_section
     if same_section:
-        reason += f" and the section /{section}/"
-    return Suggestion(dead_url, cand.url, round(score, 2), reason)
+        score = min(1.0, score + _SECTION_BONUS)
+    if d.best is None or (score, -len(cand.url)) > (d.best[0], -len(d.best[1].url)):
+        d.best = (score, cand, sorted(shared), same_section)
 
 
 def _home_or_nothing(dead_url: str, home: Candidate | None, why: str) -> Suggestion:
@@ -177,17 +236,19 @@ def read_overrides(path: str | Path) -> dict[str, Suggestion]:
 def compute_suggestions(store: Any, overrides_path: str | Path | None) -> list[Suggestion]:
     """The suggestion of every broken backlink target (the user's overrides first), not stored."""
     overrides = read_overrides(overrides_path) if overrides_path else {}
-    pools: dict[str, list[Candidate]] = {}
-    suggestions = []
-    for url in store.broken_targets():
-        if url in overrides:
-            suggestions.append(overrides[url])
-            continue
-        host = host_of(url)
-        if host not in pools:
-            pools[host] = [Candidate(r["url"], r["title"], r["h1"]) for r in store.live_pages(host)]
-        suggestions.append(suggest(url, pools[host]))
-    return suggestions
+    targets = store.broken_targets()
+    found = {url: overrides[url] for url in targets if url in overrides}
+    by_host: dict[str, list[str]] = {}
+    for url in targets:
+        if url not in found:
+            by_host.setdefault(host_of(url), []).append(url)
+    for host, urls in by_host.items():
+
+        def pages(host: str = host) -> Iterator[Candidate]:
+            return (Candidate(r["url"], r["title"], r["h1"]) for r in store.live_pages(host))
+
+        found.update((s.url, s) for s in suggest_all(list(dict.fromkeys(urls)), pages))
+    return [found[url] for url in targets]
 
 
 def refresh_suggestions(store: Any, overrides_path: str | Path | None) -> int:

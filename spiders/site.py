@@ -124,7 +124,9 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
 
     # -- what to request ----------------------------------------------------------------
 
-    def url_request(self, url: str, depth: int | None, via: str, resource: bool = False, normal: bool = False) -> Request:
+    def url_request(
+        self, url: str, depth: int | None, via: str, resource: bool = False, normal: bool = False
+    ) -> Request:
         kind = "resource" if resource else "page" if self.scope.is_internal(url) else "external"
         meta = {"linkrot_kind": kind, "linkrot_depth": depth, "linkrot_via": via}
         if normal:  # in linkrot's normal form (w3lib's escaping done): Scrapy need not escape it again

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linkrot.errors import ConfigError
-from linkrot.suggest import Candidate, read_overrides, suggest, tokens
+from linkrot.suggest import Candidate, read_overrides, suggest, suggest_all, tokens
 
 S = "https://www.acme.test"
 PAGES = [
@@ -89,3 +89,24 @@ def test_the_dead_url_under_another_scheme_is_never_its_own_target():
     ]
     result = suggest(f"{S}/products/blue-widget-2019.html", pages)
     assert result.suggested_target == f"{S}/" and result.is_home
+
+
+def test_all_dead_urls_of_a_site_are_matched_in_two_reads_of_its_pages():
+    """A million-page site is read twice for all its dead URLs, never held: the same answers as one by one."""
+    dead = [
+        f"{S}/products/blue-widget-2019.html",
+        f"{S}/refund-policy",
+        f"{S}/careers/2017-internship",
+        f"{S}/index.html",
+        "http://www.acme.test/products/blue-widget-pro.html",  # live under https: never its own target
+    ]
+    reads = []
+
+    def pages():
+        reads.append(1)
+        return iter(PAGES)
+
+    assert suggest_all(dead, pages) == [suggest(url, PAGES) for url in dead]
+    assert len(reads) == 2
+    # the dead URL that is live under another scheme gets another page, not itself
+    assert suggest_all(dead, pages)[-1].suggested_target not in (None, f"{S}/products/blue-widget-pro.html")

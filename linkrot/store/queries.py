@@ -9,6 +9,7 @@ plain dicts keyed by column name; lists that can be long take a ``limit``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..status import Change, Status, Triage, Verdict
@@ -227,13 +228,11 @@ class Queries(Connection):
         """Targets of ours that answer 4xx or loop while a backlink still points at them."""
         return [row["url"] for row in self.broken_backlinks()]
 
-    def live_pages(self, host: str) -> list[dict[str, Any]]:
-        """Pages of the latest site crawl of ``host`` a redirect may point to (``url``, ``title``, ``h1``)."""
-        return [
-            r
-            for r in self._rows("SELECT url, title, h1 FROM live_pages ORDER BY url")
-            if host_of(r["url"]) == host
-        ]
+    def live_pages(self, host: str) -> Iterator[dict[str, Any]]:
+        """Pages of the latest site crawl of ``host`` a redirect may point to (``url``, ``title``, ``h1``),
+        streamed: a site of a million pages is never all in memory."""
+        rows = self._db.query("SELECT url, title, h1 FROM live_pages ORDER BY url")
+        return (r for r in rows if host_of(r["url"]) == host)
 
     # -- the site summary ------------------------------------------------------------------------------
 
