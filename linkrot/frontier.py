@@ -61,6 +61,19 @@ class MemorySeen:
         return new
 
 
+# A URL of the site seen as a resource (an image, a canonical <link>: checked, never parsed) is
+# claimed under a key of its own: a link people follow to it still has it crawled as a page, and a
+# URL crawled as a page is not checked again as a resource.  No set of such URLs is held in memory,
+# and every worker of a shared crawl sees the same claims.  No URL or href starts with a control
+# character (they are stripped), so the key is never a URL's.
+_AS_RESOURCE = "\x00resource "
+
+
+def seen_key(url: str, internal_resource: bool) -> str:
+    """The key under which the seen-set holds ``url``."""
+    return _AS_RESOURCE + url if internal_resource else url
+
+
 @dataclass(slots=True)
 class Admission:
     url: str
@@ -85,9 +98,6 @@ class Frontier:
         self._count_pages = count_pages or self._count_locally
         self.traps = TrapGuard(config.max_query_variants)
         self.pending_traps: list[TrapEntry] = []
-        # pages of the site seen so far only as a resource (a canonical <link>, an image link): a
-        # link people follow to one of them still makes it crawled as a page
-        self.resource_only: set[str] = set()
 
     def _count_locally(self, n: int) -> int:
         return self.pages + n
@@ -106,14 +116,15 @@ class Frontier:
             self.pages = self._count_pages(1)
         return new
 
-    def restore(self, done: Iterable[tuple[str, bool]]) -> None:
-        """Resume: what an unfinished run stored is done (its pages count in the budget)."""
+    def restore(self, done: Iterable[tuple[str, bool, bool]]) -> None:
+        """Resume: what an unfinished run stored is done, ``(url, internal, resource)`` each (its pages
+        count in the budget)."""
         urls = pages = 0
         chunk: list[str] = []
-        for url, internal in done:
-            chunk.append(url)
+        for url, internal, resource in done:
+            chunk.append(seen_key(url, internal and resource))
             urls += 1
-            pages += bool(internal)
+            pages += bool(internal and not resource)
             if len(chunk) >= 5000:
                 self.seen.claim(chunk)
                 chunk = []
@@ -142,16 +153,13 @@ class Frontier:
         cfg = self.config
         child = None if depth is None else depth + 1
         unique = list({link.target_url: link for link in links}.values())
+        # known: crawled (or queued) as a page, or checked as an external URL; a resource of the site is
+        # claimed under its own key below (a page link to it is still new here)
         known = self.seen.known([link.target_url for link in unique])
-        # a page of the site seen so far only as a resource is still crawled when a link people follow
-        # leads to it (it is claimed already: admitted without a claim)
-        upgrades = [
-            l for l, k in zip(unique, known) if k and l.is_page and l.target_url in self.resource_only
-        ]
         fresh = [link for link, k in zip(unique, known) if not k]
         candidates: list[Admission] = []
         pages = 0
-        for link in [*upgrades, *fresh]:
+        for link in fresh:
             url = link.target_url
             if not link.is_internal and not cfg.check_external:
                 continue
@@ -181,15 +189,8 @@ class Frontier:
             pages += 1
         if not candidates:
             return []
-        upgraded = {link.target_url for link in upgrades}
-        to_claim = [c for c in candidates if c.url not in upgraded]
-        won = dict(zip((c.url for c in to_claim), self.seen.claim([c.url for c in to_claim], lease=lease)))
-        admitted = [c for c in candidates if won.get(c.url, c.url in upgraded)]
-        for c in admitted:
-            if c.resource and c.internal:
-                self.resource_only.add(c.url)
-            elif c.url in upgraded:
-                self.resource_only.discard(c.url)
+        keys = [seen_key(c.url, c.resource and c.internal) for c in candidates]
+        admitted = [c for c, new in zip(candidates, self.seen.claim(keys, lease=lease)) if new]
         pages = sum(c.internal and not c.resource for c in admitted)
         if pages:
             self.pages = self._count_pages(pages)

@@ -94,7 +94,7 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
             # what the run stored is done; the links it found and did not fetch are not
             internal = self.scope.is_internal
             self.frontier.restore(
-                (url, bool(i) and internal(url)) for url, i in run.store.iter_done_urls(run.id)
+                (url, bool(i) and internal(url), bool(r)) for url, i, r in run.store.iter_done_urls(run.id)
             )
             for url, depth, internal_link in run.store.pending_links(run.id):
                 link = Link(url, "", "", False, bool(internal_link) and internal(url))

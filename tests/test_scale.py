@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,24 @@ def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(tmp_path)
     # refused by the budget, not marked: still new (a resumed or re-limited crawl may fetch it)
     assert frontier.is_new("https://www.site.test/c")
     assert stats["linkrot/limit/max_pages"] >= 1 and frontier.limits() == ["max_pages=3"]
+
+
+def test_a_url_seen_as_a_resource_is_still_crawled_once_as_a_page_by_any_worker(tmp_path):
+    """An image link checks a URL (HEAD); a link people follow to it has it crawled as a page, once,
+    whichever worker of a shared crawl sees which link (they share the seen-set, nothing else)."""
+    image = Link("https://www.site.test/guide.html", "", "", False, True, kind="img", is_page=False)
+    seen = DiskSeen(tmp_path / "seen.sqlite")
+    a, b = Frontier(_config(), Stats(), seen), Frontier(_config(), Stats(), seen)
+    assert [(x.url, x.resource) for x in a.admit_all([image], 0)] == [("https://www.site.test/guide.html", True)]
+    assert b.admit_all([image], 0) == []  # checked once as a resource
+    assert [(x.url, x.resource) for x in b.admit_all(_links("/guide.html"), 0)] == [
+        ("https://www.site.test/guide.html", False)
+    ]
+    assert a.admit_all(_links("/guide.html"), 0) == [] and a.admit_all([image], 0) == []
+    assert b.pages == 1  # the page counts in the budget once
+    # crawled as a page first: never checked again as a resource
+    about = replace(image, target_url="https://www.site.test/about.html")
+    assert a.admit_all(_links("/about.html"), 0) and b.admit_all([about], 0) == []
 
 
 def test_a_truncated_crawl_is_described_with_its_limit_and_how_to_lift_it():

@@ -125,10 +125,11 @@ class Writer(Connection):
     def done_urls(self, run_id: int) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT url FROM urls WHERE run_id = ?", (run_id,))}
 
-    def iter_done_urls(self, run_id: int, batch: int = 5000) -> Iterator[tuple[str, bool]]:
-        """``(url, is_internal)`` of what a run stored, read in batches: a resumed big crawl never holds them all."""
+    def iter_done_urls(self, run_id: int, batch: int = 5000) -> Iterator[tuple[str, int, int]]:
+        """``(url, is_internal, is_resource)`` of what a run stored, read in batches: a resumed big crawl
+        never holds them all."""
         return self._pages(
-            "SELECT url, is_internal FROM urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?",
+            "SELECT url, is_internal, is_resource FROM urls WHERE run_id = ? AND url > ? ORDER BY url LIMIT ?",
             run_id,
             batch,
         )
