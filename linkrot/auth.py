@@ -1,7 +1,7 @@
 """Auditing a protected site: what to send it, and to no one else (docs/site-crawl.md#protected-sites).
 
-``-a http_user=… -a http_pass=…`` (HTTP basic auth) and ``-a header="Cookie: session=…"`` are
-sent only to the site being crawled (its host, or its registrable domain with ``-a
+``-a http_user=… -a http_pass=…`` (HTTP basic auth) and ``-a header="Cookie: session=…"`` (or the
+environment variables ``LINKROT_HTTP_USER``, ``LINKROT_HTTP_PASS``, ``LINKROT_HEADER``) are sent only to the site being crawled (its host, or its registrable domain with ``-a
 subdomains=1``; never from https down to plain http), never to an external link, another host
 or a redirect that leaves the site. They are spider arguments, not settings: Scrapy logs every
 overridden setting when it starts, and never its spider arguments. The run row keeps the
@@ -17,7 +17,9 @@ itself is w3lib's (:func:`w3lib.http.basic_auth_header`).
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,9 @@ from .urls import Scope
 SECRET_ARGS = ("http_pass", "header")  # spider arguments never stored nor logged as given
 REDACTED = "(redacted)"
 LOGIN_ARGS = ("http_user", "http_pass", "header")  # not left on the spider as attributes
+# the same from the environment, out of sight of `ps`, shell history and Scrapyd's job list (an
+# argument given wins)
+LOGIN_ENV = {"http_user": "LINKROT_HTTP_USER", "http_pass": "LINKROT_HTTP_PASS", "header": "LINKROT_HEADER"}
 
 # "Name: value", several in one argument: a comma or a line break followed by the next "Name:"
 # (a comma inside a value, as in "Accept: text/html, */*", stays in the value)
@@ -77,11 +82,18 @@ class Login:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
-    def from_args(cls, args: dict[str, Any]) -> Login | None:
-        user, password = str(args.get("http_user") or ""), str(args.get("http_pass") or "")
+    def from_args(cls, args: dict[str, Any], environ: Mapping[str, str] | None = None) -> Login | None:
+        """From the spider arguments, else the environment (``LINKROT_HTTP_USER``, ``LINKROT_HTTP_PASS``,
+        ``LINKROT_HEADER``)."""
+        env = os.environ if environ is None else environ
+
+        def given(name: str) -> str:
+            return str(args.get(name) or env.get(LOGIN_ENV[name]) or "")
+
+        user, password = given("http_user"), given("http_pass")
         if ":" in user:
             raise ConfigError("http_user: a basic-auth user name cannot contain ':' (RFC 7617)")
-        login = cls(user, password, parse_headers(str(args.get("header") or "")))
+        login = cls(user, password, parse_headers(given("header")))
         return login if login.basic or login.headers else None
 
     @property

@@ -187,6 +187,20 @@ def test_header_arguments(value, headers):
     assert parse_headers(value) == headers
 
 
+def test_credentials_can_come_from_the_environment_out_of_sight_of_ps(staging, tmp_path, monkeypatch):
+    monkeypatch.setenv("LINKROT_HTTP_USER", USER)
+    monkeypatch.setenv("LINKROT_HTTP_PASS", PASSWORD)
+    site = f"http://www.staging.test:{staging.port}/"
+    result = crawl(tmp_path / "env.db", site, **RESOLVE)
+    assert result.one("pages", url=site + "about.html")["status"] == 200
+    assert "linkrot/start/login_required" not in result.stats
+    assert PASSWORD not in (tmp_path / "env.db").read_bytes().decode("latin-1")
+    # an argument wins over the environment
+    env = {"LINKROT_HTTP_USER": "env-user", "LINKROT_HEADER": "X-T: 1"}
+    assert Login.from_args({"http_user": "arg-user"}, env).describe() == "basic auth as 'arg-user', header X-T"
+    assert Login.from_args({}, {}) is None
+
+
 @pytest.mark.parametrize("value", ["Cookie session=abc", "Bad Name: x", "X-A: 1\n2"])
 def test_a_bad_header_is_refused_without_showing_its_value(value):
     with pytest.raises(ConfigError, match="header: expected 'Name: value'") as error:
