@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 
@@ -51,6 +51,13 @@ class SitemapsMixin:
     def init_sitemaps(self) -> None:
         self.sitemaps_seen: set[str] = set()  # each sitemap fetched once, whoever names it
         self.sitemap_warned: set[tuple[str, str]] = set()  # (what, host): each warning once
+        self.robots_url = urljoin(self.config.start_url, "/robots.txt")
+        self.robots_sitemaps: list[str] | None = None  # its Sitemap: lines, once read
+        self.robots_wanted = False  # sitemap_requests() waits for them
+        if self.settings.getbool("ROBOTSTXT_OBEY"):
+            # Scrapy's robots.txt middleware fetches it (before the first page, maybe before start()
+            # asks): its answer is read here rather than fetched a second time
+            self.crawler.signals.connect(self.robots_received, signal=signals.response_received)
 
     def aux_request(self, url: str, callback: Any) -> Request:
         meta = {"linkrot_kind": "sitemap", "dont_obey_robotstxt": True, "handle_httpstatus_all": True}
@@ -58,14 +65,36 @@ class SitemapsMixin:
             url, callback=callback, errback=self.on_aux_error, meta=meta, priority=100, dont_filter=True
         )
 
-    def sitemap_requests(self) -> Iterator[Request]:
-        """The first requests: named sitemaps, robots.txt (for its ``Sitemap:`` lines), ``/sitemap.xml``."""
+    def sitemap_requests(self, again: bool = False) -> Iterator[Request]:
+        """The first requests: named sitemaps, robots.txt (for its ``Sitemap:`` lines), ``/sitemap.xml``.
+
+        robots.txt is read once: when Scrapy's robots.txt middleware fetches it (``ROBOTSTXT_OBEY``),
+        its ``Sitemap:`` lines are read from that answer (``response_received``); ``again`` (another
+        worker's seeding taken over, the middleware may have read it already) fetches it anew.
+        """
         start = self.config.start_url
         self.crawler.stats.set_value("linkrot/sitemaps_read", 0)
         for url in self.config.sitemaps:
             yield from self.sitemap_request(url, asked=True)
-        yield self.aux_request(urljoin(start, "/robots.txt"), self.parse_robots)
+        if not self.settings.getbool("ROBOTSTXT_OBEY") or again:
+            yield self.aux_request(self.robots_url, self.parse_robots)
+        elif self.robots_sitemaps is not None:  # the middleware has read it already
+            for url in self.robots_sitemaps:
+                yield from self.sitemap_request(url)
+        else:
+            self.robots_wanted = True
         yield from self.sitemap_request(own_sitemap(start))
+
+    def robots_received(self, response: Response, request: Request, spider: Any) -> None:
+        """The start URL's robots.txt, as Scrapy's middleware fetched it: its ``Sitemap:`` lines."""
+        if request.url != self.robots_url or self.robots_sitemaps is not None:
+            return
+        self.crawler.signals.disconnect(self.robots_received, signal=signals.response_received)
+        self.robots_sitemaps = list(sitemaps_of_robots(response.status, response.body, response.url))
+        if self.robots_wanted:
+            for url in self.robots_sitemaps:
+                for sitemap in self.sitemap_request(url):
+                    self.crawler.engine.crawl(sitemap)
 
     def sitemap_request(
         self, url: str, *, asked: bool = False, listed_by: str | None = None

@@ -77,6 +77,8 @@ def test_a_protected_site_is_crawled_with_credentials_sent_to_it_alone(staging, 
     assert result.stats["linkrot/probe/status"] == 404  # the soft-404 probe too
     # every request to the site carried both; none to another host, a subdomain or a redirect's target
     ours = [h for _, _, h in staging.received if h["host"].startswith("www.")]
+    robots = [p for _, p, h in staging.received if p == "/robots.txt" and h["host"].startswith("www.")]
+    assert len(robots) == 1  # read once, by Scrapy's robots.txt middleware; its Sitemap: lines from that
     assert ours and all(h.get("x-staging-token") == TOKEN and "authorization" in h for h in ours)
     assert {path for _, path, _ in other.received} >= {"/page.html", "/landing.html", "/logo.png"}
     subdomain = [h for _, _, h in staging.received if h["host"].startswith("docs.")]
