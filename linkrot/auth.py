@@ -1,8 +1,9 @@
 """Auditing a protected site: what to send it, and to no one else (docs/site-crawl.md#protected-sites).
 
 ``-a http_user=… -a http_pass=…`` (HTTP basic auth) and ``-a header="Cookie: session=…"`` (or the
-environment variables ``LINKROT_HTTP_USER``, ``LINKROT_HTTP_PASS``, ``LINKROT_HEADER``) are sent only to the site being crawled (its host, or its registrable domain with ``-a
-subdomains=1``; never from https down to plain http), never to an external link, another host
+environment variables ``LINKROT_HTTP_USER``, ``LINKROT_HTTP_PASS``, ``LINKROT_HEADER``) are sent
+only to the site being crawled (its host, or its registrable domain with ``-a subdomains=1``;
+never from https down to plain http), never to an external link, another host
 or a redirect that leaves the site. They are spider arguments, not settings: Scrapy logs every
 overridden setting when it starts, and never its spider arguments. The run row keeps the
 arguments with their secrets replaced (:func:`redact`, applied by ``linkrot.run.RunSpec`` for

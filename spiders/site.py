@@ -89,7 +89,7 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
         """robots.txt (and the sitemaps it names), a resumed run's pending links, the start URL."""
         start = self.config.start_url
         if self.config.use_sitemap:
-            yield from self.sitemap_requests(again)
+            yield from self.sitemap_requests()
         if run is not None and run.resumed:
             # what the run stored is done; the links it found and did not fetch are not
             internal = self.scope.is_internal

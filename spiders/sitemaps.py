@@ -65,18 +65,17 @@ class SitemapsMixin:
             url, callback=callback, errback=self.on_aux_error, meta=meta, priority=100, dont_filter=True
         )
 
-    def sitemap_requests(self, again: bool = False) -> Iterator[Request]:
+    def sitemap_requests(self) -> Iterator[Request]:
         """The first requests: named sitemaps, robots.txt (for its ``Sitemap:`` lines), ``/sitemap.xml``.
 
         robots.txt is read once: when Scrapy's robots.txt middleware fetches it (``ROBOTSTXT_OBEY``),
-        its ``Sitemap:`` lines are read from that answer (``response_received``); ``again`` (another
-        worker's seeding taken over, the middleware may have read it already) fetches it anew.
+        its ``Sitemap:`` lines are read from that answer (``response_received``), whenever it comes.
         """
         start = self.config.start_url
         self.crawler.stats.set_value("linkrot/sitemaps_read", 0)
         for url in self.config.sitemaps:
             yield from self.sitemap_request(url, asked=True)
-        if not self.settings.getbool("ROBOTSTXT_OBEY") or again:
+        if not self.settings.getbool("ROBOTSTXT_OBEY"):
             yield self.aux_request(self.robots_url, self.parse_robots)
         elif self.robots_sitemaps is not None:  # the middleware has read it already
             for url in self.robots_sitemaps:
