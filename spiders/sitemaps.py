@@ -52,7 +52,7 @@ class SitemapsMixin:
         self.sitemaps_seen: set[str] = set()  # each sitemap fetched once, whoever names it
         self.sitemap_warned: set[tuple[str, str]] = set()  # (what, host): each warning once
         self.robots_url = urljoin(self.config.start_url, "/robots.txt")
-        self.robots_sitemaps: list[str] | None = None  # its Sitemap: lines, once read
+        self.robots: Response | None = None  # its answer, once Scrapy's robots.txt middleware has it
         self.robots_wanted = False  # sitemap_requests() waits for them
         if self.settings.getbool("ROBOTSTXT_OBEY"):
             # Scrapy's robots.txt middleware fetches it (before the first page, maybe before start()
@@ -77,23 +77,21 @@ class SitemapsMixin:
             yield from self.sitemap_request(url, asked=True)
         if not self.settings.getbool("ROBOTSTXT_OBEY"):
             yield self.aux_request(self.robots_url, self.parse_robots)
-        elif self.robots_sitemaps is not None:  # the middleware has read it already
-            for url in self.robots_sitemaps:
-                yield from self.sitemap_request(url)
+        elif self.robots is not None:  # the middleware has read it already
+            yield from self.parse_robots(self.robots)
         else:
             self.robots_wanted = True
         yield from self.sitemap_request(own_sitemap(start))
 
     def robots_received(self, response: Response, request: Request, spider: Any) -> None:
         """The start URL's robots.txt, as Scrapy's middleware fetched it: its ``Sitemap:`` lines."""
-        if request.url != self.robots_url or self.robots_sitemaps is not None:
+        if request.url != self.robots_url or self.robots is not None:
             return
         self.crawler.signals.disconnect(self.robots_received, signal=signals.response_received)
-        self.robots_sitemaps = list(sitemaps_of_robots(response.status, response.body, response.url))
+        self.robots = response
         if self.robots_wanted:
-            for url in self.robots_sitemaps:
-                for sitemap in self.sitemap_request(url):
-                    self.crawler.engine.crawl(sitemap)
+            for sitemap in self.parse_robots(response):
+                self.crawler.engine.crawl(sitemap)
 
     def sitemap_request(
         self, url: str, *, asked: bool = False, listed_by: str | None = None
