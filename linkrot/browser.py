@@ -46,6 +46,13 @@ PURGE_SHARE = 0.75
 #: Node's young generation grows to 16 MiB per semi-space by default; the driver only relays
 #: messages (measured: 15 MiB less resident, no more CPU)
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --jitless"
+#: event-loop turns Playwright's client waits after each message from its driver.  It waits until
+#: asyncio's queue of ready callbacks is empty, up to 100 turns; in a crawl that queue is never empty,
+#: so each message waited 100 turns of Scrapy's work, and a render took seconds while plain fetches ran
+#: (measured on bench/backlinks.py: Chromium idle at 6 % CPU while Scrapy was busy, and a render's
+#: navigation 2-9 s against 0.1 s alone).  Two turns is what Playwright itself waits on an event loop
+#: whose queue it cannot see (uvloop's).
+DISPATCH_TURNS = 2
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
@@ -88,6 +95,7 @@ class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
             if getattr(self, "browser_provider", None) is not None:
                 return
             started = time.monotonic()
+            bound_dispatch_turns()
             with _environ("NODE_OPTIONS", DRIVER_NODE_OPTIONS):
                 await self._launch()
             self.stats.inc_value("linkrot/render/driver_started")
@@ -139,6 +147,8 @@ class PagePool:
         self.retire = False  # the browser outgrew its budget or hung: close it once quiet
         self.lock = asyncio.Lock()  # launching, recycling and handing out pages
         self.slots = asyncio.Semaphore(self.config.pages)
+        self.frame_lock = asyncio.Lock()  # one frame asked of the browser at a time (render.pump_frames)
+        self.pumps: set[asyncio.Future] = set()  # frame pumps still running (a reference keeps each alive)
         self.checked_at = 0.0
 
     async def render(self, request: Request) -> Response:
@@ -148,6 +158,7 @@ class PagePool:
             async with self.slots:
                 page, browser = await self.acquire()
                 healthy = False
+                frames = self.frames(page)
                 try:
                     result = await rd.render(
                         page, request.url, timeout=timeout / 1000, wait=options["wait"], hosts=options["hosts"]
@@ -167,6 +178,8 @@ class PagePool:
                     self.stats.inc_value("linkrot/render/retried")
                     continue
                 finally:
+                    if frames is not None:
+                        frames.set()  # a frame under way ends on its own (render.pump_frames)
                     await self.release(page, healthy)
             return HtmlResponse(
                 url=result.url,
@@ -195,6 +208,17 @@ class PagePool:
                 self.busy += 1
                 self.quiet.clear()
                 return page, self.browser
+
+    def frames(self, page: Any) -> asyncio.Event | None:
+        """Give ``page`` its frames while it renders, when the browser draws none of its own;
+        set the event returned to stop them."""
+        session = self.sessions.get(page)
+        if not self.config.frames or session is None:
+            return None
+        stop = asyncio.Event()
+        self.pumps.add(task := asyncio.ensure_future(rd.pump_frames(session, self.frame_lock, stop)))
+        task.add_done_callback(self.pumps.discard)
+        return stop
 
     async def release(self, page: Any, healthy: bool) -> None:
         self.busy -= 1
@@ -233,7 +257,9 @@ class PagePool:
 
     async def new_page(self) -> Any:
         page = await self.context.new_page()
-        self.sessions[page] = await rd.block_requests(page)
+        self.sessions[page] = session = await rd.block_requests(page)
+        if self.config.frames:
+            await session.send("HeadlessExperimental.enable")
         self.stats.inc_value("linkrot/render/pages_opened")
         return page
 
@@ -289,6 +315,19 @@ class PagePool:
     async def close(self) -> None:
         async with self.lock:
             await self.close_browser()
+
+
+def bound_dispatch_turns(turns: int | None = None) -> bool:
+    """Let Playwright's client wait at most ``turns`` turns of the event loop after each message
+    (``DISPATCH_TURNS``).  A private value of Playwright's: where it is gone, nothing is changed."""
+    try:
+        from playwright._impl.utils import tasks
+    except ImportError:
+        return False
+    if not isinstance(getattr(tasks, "_MAX_TURNS", None), int):
+        return False
+    tasks._MAX_TURNS = min(tasks._MAX_TURNS, DISPATCH_TURNS if turns is None else turns)
+    return True
 
 
 def _descendants(pid: int | None) -> list[psutil.Process]:

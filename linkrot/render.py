@@ -15,6 +15,7 @@ in one process with a bounded JS heap, inside ``LINKROT_BROWSER_MEMORY_MB``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -91,6 +92,14 @@ PROCESS_FLAGS = (
     "--enable-features=NetworkServiceInProcess2",
     "--enable-low-end-device-mode",  # smaller caches and V8 heap growth
 )
+#: frames on demand, in the headless shell only (``HeadlessExperimental.beginFrame``).  Chromium draws 60
+#: frames a second on its own for every page, and a render does not need to see them drawn: that was
+#: half of its CPU (measured on bench/backlinks.py: 89 against 43 ms a render with no frames at all,
+#: 51 with the 10 a second of ``FRAME_INTERVAL``).  Some scripts need frames (requestAnimationFrame,
+#: IntersectionObserver), so ``pump_frames`` gives each rendering page its frames, without drawing them
+FRAME_CONTROL_FLAGS = ("--enable-begin-frame-control", "--run-all-compositor-stages-before-draw")
+#: seconds between two frames of a rendering page: a requestAnimationFrame chain runs at 10 frames a second
+FRAME_INTERVAL = 0.1
 #: resource types that cannot change which links the DOM holds (Playwright's names, CDP's in lower case)
 _ABORTED_TYPES = frozenset({"image", "font", "media", "stylesheet", "texttrack", "manifest"})
 #: hosts (registrable domains) of analytics and ad scripts: they count visits and fill ad slots,
@@ -142,6 +151,8 @@ class BrowserConfig:
     pages: int
     memory_mb: int
     chromium: str | None
+    #: linkrot gives the browser's pages their frames (``FRAME_CONTROL_FLAGS``): the headless shell
+    frames: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> BrowserConfig:
@@ -149,10 +160,9 @@ class BrowserConfig:
         memory = as_int(
             "LINKROT_BROWSER_MEMORY_MB", settings.get("LINKROT_BROWSER_MEMORY_MB", 448), minimum=MIN_MEMORY_MB
         )
+        chromium = find_chromium(settings.get("LINKROT_CHROMIUM"))
         return cls(
-            pages=pages or default_pages(),
-            memory_mb=memory,
-            chromium=find_chromium(settings.get("LINKROT_CHROMIUM")),
+            pages=pages or default_pages(), memory_mb=memory, chromium=chromium, frames=controls_frames(chromium)
         )
 
     @property
@@ -166,6 +176,13 @@ def default_pages() -> int:
     One page renders while the other waits for the network (most pages that need a render
     build their links on load, and those that do not leave the page idle for 500 ms)."""
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
+def controls_frames(chromium: str | None) -> bool:
+    """Can linkrot give this browser its frames (``FRAME_CONTROL_FLAGS``)?  Only the headless shell
+    (Debian's, or Playwright's own ``chromium_headless_shell``) has the command for it."""
+    name = Path(chromium).name if chromium else ""
+    return "headless-shell" in name or "headless_shell" in name
 
 
 def find_chromium(configured: str | None) -> str | None:
@@ -182,17 +199,24 @@ def find_chromium(configured: str | None) -> str | None:
 
 
 def launch_options(
-    chromium: str | None, hostmap: HostMap, proxy_port: int | None = None, js_heap_mb: int | None = None
+    chromium: str | None,
+    hostmap: HostMap,
+    proxy_port: int | None = None,
+    js_heap_mb: int | None = None,
+    frames: bool = False,
 ) -> dict[str, Any]:
     """``PLAYWRIGHT_LAUNCH_OPTIONS`` for a headless system Chromium.
 
     With ``proxy_port`` every request goes through linkrot's checking proxy, loopback
     included (Chromium exempts it unless told ``<-loopback>``).  With ``js_heap_mb``
     the browser runs as one process whose pages may hold that much JS heap each.
+    With ``frames`` it draws no frame of its own: ``pump_frames`` gives them.
     """
     args = list(CHROMIUM_FLAGS)
     if js_heap_mb:
         args += [*PROCESS_FLAGS, f"--js-flags=--max-old-space-size={js_heap_mb}"]
+    if frames:
+        args += FRAME_CONTROL_FLAGS
     if hostmap:
         args.append(f"--host-resolver-rules={hostmap.chromium_host_rules()}")
     if proxy_port:
@@ -241,7 +265,11 @@ def configure(settings: Any) -> dict[str, Any]:
         "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
         "LINKROT_BROWSER_PROXY_PORT": proxy_port or 0,
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(
-            config.chromium, HostMap.parse(settings.get("LINKROT_RESOLVE")), proxy_port, config.js_heap_mb
+            config.chromium,
+            HostMap.parse(settings.get("LINKROT_RESOLVE")),
+            proxy_port,
+            config.js_heap_mb,
+            frames=config.frames,
         ),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "DOWNLOAD_SLOTS": slots,
@@ -321,6 +349,26 @@ async def block_requests(page: Any) -> Any:
     session.on("Fetch.requestPaused", lambda event: asyncio.ensure_future(decide(event)))
     await session.send("Fetch.enable", {"patterns": list(FETCH_PATTERNS)})
     return session
+
+
+async def pump_frames(
+    session: Any, lock: asyncio.Lock, stop: asyncio.Event, interval: float = FRAME_INTERVAL
+) -> None:
+    """Give a page a frame every ``interval`` seconds, computed but not drawn, until ``stop`` is set.
+
+    ``HeadlessExperimental.enable`` must have been sent on ``session``.  Frames of the browser's pages
+    are asked one at a time (``lock``), and a frame asked is never abandoned (no cancel, no timeout):
+    the headless shell stops on a frame asked while another page's is under way (measured: SIGTRAP
+    within a second with two pages).  A page stuck in a script holds its frame, and the others' with
+    it, until linkrot deems the browser hung and closes it, which ends the frame."""
+    while not stop.is_set():
+        try:
+            async with lock:
+                await session.send("HeadlessExperimental.beginFrame", {"noDisplayUpdates": True})
+        except Exception:  # the page is navigating or closed: the next frame will do
+            pass
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 # resolves with the page's HTML once it links to one of the sites (host without "www." and port)

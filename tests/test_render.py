@@ -11,6 +11,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,22 @@ def test_launch_options_run_one_process_with_a_bounded_heap():
     assert options["executable_path"] == "/usr/bin/chromium"
 
 
+def test_only_the_headless_shell_is_given_its_frames(tmp_path, monkeypatch):
+    hostmap = render.HostMap.parse("")
+    framed = render.launch_options("/usr/lib/chromium/chromium-headless-shell", hostmap, frames=True)["args"]
+    assert set(render.FRAME_CONTROL_FLAGS) <= set(framed)
+    assert not set(render.FRAME_CONTROL_FLAGS) & set(render.launch_options("/usr/bin/chromium", hostmap)["args"])
+    assert render.controls_frames("/usr/lib/chromium/chromium-headless-shell")
+    assert render.controls_frames("/home/u/.cache/ms-playwright/chromium_headless_shell-1200/chrome-linux/headless_shell")
+    assert not render.controls_frames("/usr/bin/chromium") and not render.controls_frames(None)
+    # the full browser has no command for it (HeadlessExperimental.beginFrame): it draws its own frames
+    full = tmp_path / "chromium"
+    full.write_text("")
+    config = render.BrowserConfig.from_settings(settings(LINKROT_CHROMIUM=str(full)))
+    assert not config.frames
+    assert not set(render.FRAME_CONTROL_FLAGS) & set(render.configure(settings(LINKROT_CHROMIUM=str(full)))["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"])
+
+
 def test_configure_gives_renders_a_slot_as_wide_as_the_browser():
     applied = render.configure(settings(LINKROT_RENDER_PAGES=3, LINKROT_BROWSER_MEMORY_MB=256))
     assert applied["DOWNLOAD_HANDLERS"] == {"http": render.HANDLER, "https": render.HANDLER}
@@ -185,6 +202,40 @@ def test_only_the_document_its_scripts_and_what_they_fetch_are_loaded(render_web
     assert not [h for _, h, _ in render_web.hits[before:] if "google-analytics" in h]
 
 
+def test_scripts_that_wait_for_a_frame_add_their_links(render_web):
+    # the headless shell draws no frame of its own (render.FRAME_CONTROL_FLAGS): linkrot gives them
+    port = render_web.port
+    urls = [f"http://pages.test:{port}/raf.html", f"http://pages.test:{port}/seen.html"]
+    out = run_scenario("render", port, urls=urls, together=True)
+    animated, lazy = (r.get("html", r.get("error")) for r in out["results"])
+    assert ">animated</a>" in animated  # added on the second requestAnimationFrame
+    assert ">lazy</a>" in lazy  # added by an IntersectionObserver
+
+
+def test_renders_keep_their_pace_while_the_crawl_keeps_the_event_loop_busy(render_web):
+    # Playwright's client waited for an idle event loop after each message from its driver: in a busy
+    # crawl a render took seconds (browser.DISPATCH_TURNS; 3 renders here took 178 s against 5 s)
+    port = render_web.port
+    urls = [f"http://pages.test:{port}/js.html?n={i}" for i in range(2)]
+    out = run_scenario("render", port, urls=urls, busy=0.005, LINKROT_RENDER_PAGES=1)
+    assert [r.get("has_link") for r in out["results"]] == [True, True]
+    assert out["seconds"] < 15
+
+
+def test_the_bound_on_playwrights_dispatch_is_still_there():
+    # a private value of Playwright's (browser.bound_dispatch_turns): an upgrade that drops it fails here
+    from playwright._impl.utils import tasks
+
+    from linkrot import browser
+
+    before = tasks._MAX_TURNS
+    try:
+        assert browser.bound_dispatch_turns()
+        assert tasks._MAX_TURNS == browser.DISPATCH_TURNS
+    finally:
+        tasks._MAX_TURNS = before
+
+
 def test_over_its_memory_budget_the_browser_is_launched_again(render_web):
     port = render_web.port
     urls = [f"http://pages.test:{port}/heavy.html?n={i}" for i in range(3)]
@@ -243,6 +294,9 @@ async def _scenario(port: int, options: dict) -> dict:
 
     if "check_every" in options:
         browser.MEMORY_CHECK_INTERVAL = options.pop("check_every")
+    if "dispatch_turns" in options:
+        browser.DISPATCH_TURNS = options.pop("dispatch_turns")
+    busy = options.pop("busy", 0)
     urls = options.pop("urls")
     together = options.pop("together", False)
     defaults = {
@@ -261,12 +315,24 @@ async def _scenario(port: int, options: dict) -> dict:
             return {"url": url, "error": f"{type(exc).__name__}: {exc}"[:300]}
         return {"url": url, "html": response.text, "has_link": "www.ours.test" in response.text}
 
+    async def hog() -> None:  # a crawl's own work: the event loop never idle, busy in `busy`-second slices
+        while True:
+            until = time.perf_counter() + busy
+            while time.perf_counter() < until:
+                pass
+            await asyncio.sleep(0)
+
+    hogging = asyncio.ensure_future(hog()) if busy else None
+    started = time.monotonic()
     if together:  # as many at once as Scrapy's render slot lets through
         results = list(await asyncio.gather(*(one(url) for url in urls)))
     else:
         results = [await one(url) for url in urls]
+    elapsed = time.monotonic() - started
+    if hogging is not None:
+        hogging.cancel()
     await handler.close()
-    return {"results": results, "stats": crawler.stats.get_stats()}
+    return {"results": results, "stats": crawler.stats.get_stats(), "seconds": elapsed}
 
 
 def main() -> None:
