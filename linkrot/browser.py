@@ -50,9 +50,11 @@ DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --jitless"
 #: asyncio's queue of ready callbacks is empty, up to 100 turns; in a crawl that queue is never empty,
 #: so each message waited 100 turns of Scrapy's work, and a render took seconds while plain fetches ran
 #: (measured on bench/backlinks.py: Chromium idle at 6 % CPU while Scrapy was busy, and a render's
-#: navigation 2-9 s against 0.1 s alone).  Two turns is what Playwright itself waits on an event loop
-#: whose queue it cannot see (uvloop's).
-DISPATCH_TURNS = 2
+#: navigation 2-9 s against 0.1 s alone).  One turn is what Playwright's client waited for years (one
+#: ``asyncio.sleep(0)`` after each message); it waits two on an event loop whose queue it cannot see
+#: (uvloop's).  Measured with a loop kept busy in 5-ms slices: 100 renders in 9.9 s with one turn,
+#: 18.2 s with two, none within a minute with 100.
+DISPATCH_TURNS = 1
 
 
 class SharedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
