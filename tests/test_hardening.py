@@ -168,6 +168,24 @@ def test_trap_guard_cases():
     assert guard.is_new(pattern, reason) and not guard.is_new(pattern, reason)
 
 
+def test_query_strings_are_counted_in_fixed_memory_and_never_under():
+    from linkrot.traps import QueryCounts, TrapGuard
+
+    counts = QueryCounts(width=1024, rows=4)
+    size = counts.nbytes
+    truth = {f"https://s.test/p{i}": 1 + i % 7 for i in range(5000)}  # five times more paths than counters
+    for key, n in truth.items():
+        for _ in range(n):
+            counts.add(key)
+    assert counts.nbytes == size == 4 * 1024 * 4
+    estimates = {key: counts.add(key) - 1 for key in truth}
+    assert all(estimates[key] >= n for key, n in truth.items())  # a trap is never missed
+    # at the default size, paths with a query string each trap nothing, even with a limit of 5
+    guard = TrapGuard(max_query_variants=5)
+    assert not [i for i in range(200_000) if guard.check(f"https://s.test/article-{i}?ref=home")]
+    assert guard.variants.nbytes == 4 << 20
+
+
 def test_the_depth_limit_is_reported_once_not_once_per_page(demo_server, tmp_path):
     from conftest import crawl
 
