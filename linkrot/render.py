@@ -94,8 +94,8 @@ PROCESS_FLAGS = (
 )
 #: frames on demand, in the headless shell only (``HeadlessExperimental.beginFrame``).  Chromium draws 60
 #: frames a second on its own for every page, and a render does not need to see them drawn: that was
-#: half of its CPU (measured on bench/backlinks.py: 89 against 43 ms a render with no frames at all,
-#: 51 with the 10 a second of ``FRAME_INTERVAL``).  Some scripts need frames (requestAnimationFrame,
+#: half of its CPU (measured rendering the JavaScript pages of bench/backlinks.py: 83-89 ms a render
+#: against 43 with no frames at all, 48-51 with the 10 a second of ``FRAME_INTERVAL``).  Some scripts need frames (requestAnimationFrame,
 #: IntersectionObserver), so ``pump_frames`` gives each rendering page its frames, without drawing them
 FRAME_CONTROL_FLAGS = ("--enable-begin-frame-control", "--run-all-compositor-stages-before-draw")
 #: seconds between two frames of a rendering page: a requestAnimationFrame chain runs at 10 frames a second

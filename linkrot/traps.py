@@ -40,8 +40,7 @@ class QueryCounts:
         slots = [(first + i * step) % self.width for i in range(len(self.rows))]
         count = min(row[slot] for row, slot in zip(self.rows, slots)) + 1
         for row, slot in zip(self.rows, slots):
-            if row[slot] < count:
-                row[slot] = count
+            row[slot] = max(row[slot], count)  # conservative update: only the least counters rise
         return count
 
     @property
