@@ -152,3 +152,43 @@ def test_a_url_in_normal_form_needs_no_escaping_by_scrapy(text):
     normal = normalize_url(text)
     if normal is not None:
         assert Request(normal).url == normal
+
+
+URL_PARTS = st.sampled_from(
+    "http:// HTTPS:// // / ./ ../ \\ www. Ours .test .test. :80 :443 :8080 : @ u:p@ % %2e %41 %zz é "
+    "| ^ ' [ ] { } ` \" < > ; , ( ) * ! $ + = & ~ _ - p Q 9 ? ?? ?a=b #f".split(" ")
+    + [" ", "\t"]
+)
+
+
+@settings(max_examples=1000)
+@given(
+    st.sampled_from(["https://www.ours.test/a/b.html", "http://h.test:8080/x/", "https://u@h.test./p?q"]),
+    st.lists(URL_PARTS, max_size=10).map("".join),
+)
+def test_a_link_taken_as_written_by_ada_is_what_normalize_would_write(base, href):
+    """Resolving skips normalize_url() for ada's output that is already normal (``_already_normal``):
+    the URL is the same as with it."""
+    import ada_url
+
+    from linkrot.urls import resolve
+
+    target = resolve(base, href)
+    if target.url is not None:
+        assert target.url == normalize_url(ada_url.join_url(base, href.strip()).partition("#")[0])
+
+
+def test_plain_links_skip_normalizing_and_the_others_do_not():
+    from linkrot.urls import _already_normal
+
+    assert _already_normal("https://www.ours.test/docs/page-7.html?lang=en&v=2")
+    for url, normal in (
+        ("http://h.test./", "http://h.test/"),  # a host's trailing dot
+        ("http://h.test.:8080/", "http://h.test:8080/"),
+        ("http://h.test/p?", "http://h.test/p"),  # an empty query
+        ("http://h.test/a|b", "http://h.test/a%7Cb"),  # w3lib escapes what the URL standard leaves
+        ("http://u@h.test/", "http://u@h.test/"),  # userinfo and escapes are left to normalize_url()
+        ("http://h.test/%7e", "http://h.test/%7e"),
+    ):
+        assert not _already_normal(url), url
+        assert normalize_url(url) == normal
