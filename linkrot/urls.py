@@ -135,9 +135,7 @@ def _already_normal(url: str) -> bool:
     """
     if url[-1] == "?" or not _PLAIN_URL.issuperset(url):
         return False
-    start = url.find("//") + 2
-    end = url.find("/", start)
-    netloc = url[start:end] if end != -1 else url[start:]
+    netloc = url[url.find("//") + 2 : _netloc_end(url)]
     return not netloc.endswith(".") and ".:" not in netloc
 
 
