@@ -115,7 +115,7 @@ def test_launch_options_run_one_process_with_a_bounded_heap():
     assert options["executable_path"] == "/usr/bin/chromium"
 
 
-def test_only_the_headless_shell_is_given_its_frames(tmp_path, monkeypatch):
+def test_only_the_headless_shell_is_given_its_frames(tmp_path):
     hostmap = render.HostMap.parse("")
     framed = render.launch_options("/usr/lib/chromium/chromium-headless-shell", hostmap, frames=True)["args"]
     assert set(render.FRAME_CONTROL_FLAGS) <= set(framed)
@@ -294,8 +294,6 @@ async def _scenario(port: int, options: dict) -> dict:
 
     if "check_every" in options:
         browser.MEMORY_CHECK_INTERVAL = options.pop("check_every")
-    if "dispatch_turns" in options:
-        browser.DISPATCH_TURNS = options.pop("dispatch_turns")
     busy = options.pop("busy", 0)
     urls = options.pop("urls")
     together = options.pop("together", False)
