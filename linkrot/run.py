@@ -145,6 +145,7 @@ class Run:
             self.store.resumable_run(name, self.spec.site, self.spec.args) if self.spec.resume else None
         )
         if resumable is not None:
+            self.index_links()  # what is left to crawl is read from the links, by target
             self.store.resume_run(resumable)
             run_id, self.resumed = resumable, True
             logger.info(
@@ -155,6 +156,13 @@ class Run:
         if self.import_ids:
             self.store.attach_imports(run_id, self.import_ids)
         return run_id
+
+    def index_links(self) -> None:
+        """Build the index of links by target, if this run or an earlier one deferred it (a big crawl)."""
+        seconds = self.store.ensure_link_index()
+        if seconds is not None:
+            logger.info("linkrot: links indexed by target in %.1f s", seconds)
+            self.crawler.stats.set_value("linkrot/link_index/seconds", round(seconds, 1))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         stats = self.crawler.stats
@@ -167,6 +175,7 @@ class Run:
             if self.scale is not None and not self.scale.leave(reason == "finished"):
                 logger.info("linkrot: this worker is done; the last worker of run %d closes it", self.id)
                 return
+            self.index_links()
             for view in self.spec.views:
                 stats.set_value(f"linkrot/view/{view}", self.store.count(view, self.id))
             if reason == "finished":

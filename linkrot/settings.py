@@ -43,6 +43,8 @@ LINKROT_SOFT404_THRESHOLD = 0.8  # text similarity to the site's 404 page that m
 LINKROT_MEMORY_REQUESTS = 10_000  # site crawl: pending requests kept in memory (~15 MB); the rest wait on disk
 LINKROT_BATCH_SIZE = 500  # items per database transaction
 LINKROT_FLUSH_INTERVAL = 2.0  # seconds between writes, so Datasette sees a running crawl
+# past this many URLs written, a crawl indexes its links by target once, when it ends (0: row by row)
+LINKROT_DEFER_LINK_INDEX = 50_000
 LINKROT_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (0: off)
 LINKROT_RESUME = (
     True  # a run that did not finish (killed, Ctrl-C) is resumed by the next one with the same arguments

@@ -39,6 +39,7 @@ class StorePipeline:
         self.batch_size = 1
         self._flusher: task.LoopingCall | None = None
         self._failed = False
+        self.written = 0  # URLs this process wrote (LINKROT_DEFER_LINK_INDEX)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -120,12 +121,26 @@ class StorePipeline:
             store.write_checks(run_id, batch["checks"])
         if batch.get("results"):
             store.write_results(run_id, batch["results"])
+            self.defer_link_index(len(batch["results"]))
         if batch.get("sitemap"):
             store.write_sitemap(run_id, batch["sitemap"])
         if batch.get("traps"):
             store.write_traps(run_id, batch["traps"])
         if batch.get("limits"):
             store.record_limits(run_id, batch["limits"])
+
+    def defer_link_index(self, written: int) -> None:
+        """Past ``LINKROT_DEFER_LINK_INDEX`` URLs, stop indexing links by target row by row: the run
+        builds the index when it ends (:meth:`linkrot.store.Store.ensure_link_index`)."""
+        threshold = self.run.config.defer_link_index
+        before, self.written = self.written, self.written + written
+        if threshold and before < threshold <= self.written and self.run.store.defer_link_index():
+            logger.info(
+                "linkrot: %d URLs written: links are indexed by target once, when the crawl ends "
+                "(views of who links where are slow until then; LINKROT_DEFER_LINK_INDEX)",
+                self.written,
+            )
+            self.crawler.stats.set_value("linkrot/link_index/deferred_at", self.written)
 
     def close_spider(self) -> None:
         if self._flusher is not None and self._flusher.running:

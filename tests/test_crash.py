@@ -88,6 +88,8 @@ def test_sigkill_mid_site_crawl_then_resume(big_site, tmp_path):
         "LINKROT_BATCH_SIZE=50",
         "-s",
         "LINKROT_MAX_PAGES=0",
+        "-s",
+        "LINKROT_DEFER_LINK_INDEX=100",  # killed without its index of links by target: the resume builds it
     ]
     db = tmp_path / "killed.db"
     proc = start(scrapy_command("crawl", "site", "-a", f"url={url}", "-s", f"LINKROT_DB={db}", *settings))
@@ -107,6 +109,7 @@ def test_sigkill_mid_site_crawl_then_resume(big_site, tmp_path):
     problems = log_problems(resumed.log)  # a resume is routine: nothing to warn about, no traceback
     assert not any(problems.values()), problems
     assert resumed.stats["linkrot/resume/done"] >= done
+    assert "linkrot/link_index/seconds" in resumed.stats  # built before what is left was read from the links
     clean = crawl(tmp_path / "clean.db", url, LINKROT_RESOLVE="*.test=127.0.0.1", LINKROT_MAX_PAGES=0)
     sql = "SELECT url, status FROM pages ORDER BY url"
     assert list(resumed.db.query(sql)) == list(clean.db.query(sql))  # nothing lost

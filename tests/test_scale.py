@@ -341,6 +341,18 @@ def one_worker(big_site, tmp_path_factory):
     return db, page_gets(server, since)
 
 
+def test_a_big_crawl_indexes_its_links_once_at_the_end_and_finds_the_same(big_site, one_worker, tmp_path):
+    # past LINKROT_DEFER_LINK_INDEX URLs, links are no longer indexed by target row by row
+    _, url = big_site
+    alone, _ = one_worker
+    db = tmp_path / "deferred.db"
+    result = crawl(db, url, LINKROT_RESOLVE=RESOLVE, LINKROT_DEFER_LINK_INDEX=100, LINKROT_BATCH_SIZE=50)
+    assert 100 <= result.stats["linkrot/link_index/deferred_at"] < 150
+    assert "links indexed by target in" in result.log
+    assert views(db) == views(alone)
+    assert [r["name"] for r in result.db.query("SELECT name FROM sqlite_master WHERE name = 'links_target'")]
+
+
 # the pages /old/N redirects to: fetched as pages and as the last hop of the chain
 REDIRECT_TARGETS = {f"/p{i + 1}.html" for i in range(0, PAGES, 40)}
 
@@ -388,6 +400,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
         "LINKROT_WORKERS": "2",
         "LINKROT_LEASE_SECONDS": "3",
         "LINKROT_FLUSH_INTERVAL": "0.5",
+        "LINKROT_DEFER_LINK_INDEX": "50",  # the workers stop indexing links; the one that closes the run builds it
     }
     survivor = worker(["site", "-a", f"url={url}"], **settings)
     victim = worker(["site", "-a", f"url={url}"], **settings)

@@ -83,6 +83,25 @@ def test_views_and_rerun_without_duplicates(tmp_path):
     ]
 
 
+def test_a_deferred_link_index_is_built_once_with_the_migrations_definition(tmp_path):
+    # a big crawl stops indexing links by target while it writes and builds the index when it ends
+    store = Store(tmp_path / "x.db")
+    fresh = _query(store, "SELECT sql FROM sqlite_master WHERE name = 'links_target'")
+    run = store.start_run("site", SITE, {"url": SITE})
+    assert store.defer_link_index() and not store.defer_link_index()  # True only when it was there
+    store.write_results(run, _results())
+    assert not _query(store, "SELECT 1 FROM sqlite_master WHERE name = 'links_target'")
+    broken = "SELECT source_url, url, status FROM broken_links"
+    without = _query(store, broken)  # still answered, by a scan
+    assert store.ensure_link_index() is not None and store.ensure_link_index() is None
+    assert _query(store, "SELECT sql FROM sqlite_master WHERE name = 'links_target'") == fresh
+    assert _query(store, broken) == without == [
+        {"source_url": SITE, "url": "https://www.example.com/gone", "status": 404}
+    ]
+    plan = " ".join(r["detail"] for r in _query(store, "EXPLAIN QUERY PLAN SELECT * FROM orphans"))
+    assert "INDEX links_target (run_id=? AND target_url=?)" in plan  # who links to a URL: one look-up
+
+
 def test_views_show_the_latest_run_per_site(tmp_path):
     store = Store(tmp_path / "x.db")
     first = store.start_run("site", SITE, {})

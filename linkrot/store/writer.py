@@ -8,6 +8,7 @@ resumed run never duplicates rows (``INSERT OR REPLACE`` on the natural key).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from ..status import Change
 from .base import Connection, utcnow
+from .schema import LINKS_BY_TARGET, LINKS_BY_TARGET_SQL
 
 if TYPE_CHECKING:
     from ..history import Ledger
@@ -214,6 +216,35 @@ class Writer(Connection):
                    WHERE id = :run AND stopped_by IS NOT NULL""",
                 {"run": run_id},
             )
+
+    # -- the index of links by target, deferred by big crawls -------------------------------
+
+    def defer_link_index(self) -> bool:
+        """Stop keeping the index of links by target while a big crawl writes; :meth:`ensure_link_index`
+        builds it again, once, in key order.  True when it was there.
+
+        Until then, views that ask "who links here" (``broken_links``, ``orphans``...) still answer, by
+        scanning the run's links: slowly on a big crawl, and only for the minutes it runs."""
+        with self._conn:
+            there = self._has_link_index()
+            self._conn.execute(f"DROP INDEX IF EXISTS {LINKS_BY_TARGET}")
+        return there
+
+    def ensure_link_index(self) -> float | None:
+        """Build the index of links by target if a big crawl deferred it; the seconds it took, None when
+        it was there.  SQLite sorts the links (in temporary files past a bounded buffer) and writes the
+        index in order: a fraction of what keeping it row by row cost."""
+        if self._has_link_index():
+            return None
+        started = time.monotonic()
+        with self._conn:
+            self._conn.execute(LINKS_BY_TARGET_SQL)
+        # the index went through the write-ahead log: give its space back
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return time.monotonic() - started
+
+    def _has_link_index(self) -> bool:
+        return bool(self._value("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (LINKS_BY_TARGET,)))
 
     # -- batched writes -------------------------------------------------------
 
