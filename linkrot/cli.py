@@ -25,7 +25,8 @@ from typing import Any
 import click
 
 from . import settings
-from .errors import LinkrotError
+from .errors import LinkrotError, RunLockedError
+from .lock import RunLock
 from .redirectmap import FORMATS, backlink_redirects, chain_redirects, check, path_rules, render
 from .report import RENDERERS, disavow_file, gather, has_problems, seen_urls
 from .store import DEFAULT_DB, Store, check_database
@@ -69,9 +70,25 @@ def open_store(path: str) -> Iterator[Store]:
     check_database(path, must_exist=True)
     store = Store(path)
     try:
+        index_links_if_idle(store)
         yield store
     finally:
         store.close()
+
+
+def index_links_if_idle(store: Store) -> None:
+    """A big crawl killed and not resumed left its links unindexed by target (``LINKROT_DEFER_LINK_INDEX``):
+    build the index before reading, unless a site crawl is writing to the database (it builds it when it ends)."""
+    try:
+        lock = RunLock(store.path, "site").acquire()
+    except (RunLockedError, OSError):  # a crawl is writing; or the lock cannot be made (read-only folder)
+        return
+    try:
+        seconds = store.ensure_link_index()
+        if seconds is not None:
+            click.echo(f"linkrot: links indexed by target in {seconds:.1f} s (a crawl that did not end left them)", err=True)
+    finally:
+        lock.release()
 
 
 db_option = click.option(

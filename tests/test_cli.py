@@ -566,6 +566,26 @@ def test_report_text_lists_problems_and_exits_2(db):
     assert "linkrot redirects --format" in hints[-1]
 
 
+def test_a_report_indexes_the_links_a_killed_big_crawl_left_unindexed_unless_a_crawl_writes(db):
+    from linkrot.lock import RunLock
+
+    def indexed() -> bool:
+        return bool(list(sqlite_utils.Database(db).query("SELECT 1 FROM sqlite_master WHERE name = 'links_target'")))
+
+    expected = run("report", "--db", db, "--format", "json").stdout
+    store = Store(db)
+    store.defer_link_index()  # what a big crawl killed mid-way leaves
+    store.close()
+    crawling = RunLock(db, "site").acquire()  # a crawl is writing: it will build the index itself
+    try:
+        assert run("report", "--db", db, "--format", "json").stdout == expected and not indexed()
+    finally:
+        crawling.release()
+    result = CliRunner().invoke(cli, ["report", "--db", db, "--format", "json"])
+    assert "links indexed by target" in result.stderr and indexed()
+    assert result.stdout == expected
+
+
 def test_a_backlinks_only_report_has_no_site_sections(tmp_path):
     path = tmp_path / "backlinks.db"
     store = Store(path)

@@ -15,6 +15,8 @@ from ..errors import NotALinkrotDatabaseError
 from .schema import migrate
 
 DEFAULT_DB = "data/linkrot.db"
+#: SQLite's page cache of each connection, in KiB (its default is 2,000)
+CACHE_KIB = 16_384
 
 
 def utcnow() -> str:
@@ -71,6 +73,10 @@ class Connection:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA busy_timeout = 10000")
+        # a crawl's batch dirties ~1,500 pages of the database: with SQLite's default 2 MB of cache they
+        # spilled to the log before the commit and were written again (measured: 25 page writes per page
+        # crawled at 75,000 pages, where each page's rows fill 3 to 5)
+        self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         migrate(self._conn)
 
     def close(self) -> None:
