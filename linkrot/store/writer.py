@@ -224,7 +224,7 @@ class Writer(Connection):
         builds it again, once, in key order.  True when it was there.
 
         Until then, views that ask "who links here" (``broken_links``, ``orphans``...) still answer, by
-        scanning the run's links: slowly on a big crawl, and only for the minutes it runs."""
+        scanning the run's links: slowly on a big crawl, and only while it runs."""
         with self._conn:
             there = self._has_link_index()
             self._conn.execute(f"DROP INDEX IF EXISTS {LINKS_BY_TARGET}")
@@ -238,7 +238,7 @@ class Writer(Connection):
             return None
         started = time.monotonic()
         # SQLite's sorter takes as much memory as the page cache may hold: SQLite's default is enough
-        # (measured on 400,000 links: 0.8 s, against 1.2 s with 64 MiB)
+        # (measured on 2,000,000 links: 4.1 s and 18 MB, against 3.8 s and 47 MB with 16 MiB)
         self._conn.execute("PRAGMA cache_size = -2000")
         try:
             with self._conn:
