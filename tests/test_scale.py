@@ -507,7 +507,9 @@ def backlinks_web(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("backlinks")
     root = tmp_path / "web"
     make_backlinks_web(root)
-    with SiteServer(root, delay=0.1) as server:  # one request per host at a time: ~4 s for one worker
+    # one request per host at a time, 0.3 s each: several seconds of checks, so that a worker starting a
+    # second after the other still gets its share (at 0.1 s the first one had checked nearly all 240)
+    with SiteServer(root, delay=0.3) as server:
         export = tmp_path / "export.csv"
         rows = [
             f"http://h{h}.test:{server.port}/p{i}.html,http://www.ours.test:{server.port}/t{i % 5}.html"
