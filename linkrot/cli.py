@@ -79,6 +79,8 @@ def open_store(path: str) -> Iterator[Store]:
 def index_links_if_idle(store: Store) -> None:
     """A big crawl killed and not resumed left its links unindexed by target (``LINKROT_DEFER_LINK_INDEX``):
     build the index before reading, unless a site crawl is writing to the database (it builds it when it ends)."""
+    if store.has_link_index():  # the usual case: no lock taken, no lock file made beside the database
+        return
     try:
         lock = RunLock(store.path, "site").acquire()
     except (RunLockedError, OSError):  # a crawl is writing; or the lock cannot be made (read-only folder)

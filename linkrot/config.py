@@ -258,7 +258,7 @@ class RunConfig:
             db=str(settings.get("LINKROT_DB") or "data/linkrot.db"),
             batch_size=as_int("LINKROT_BATCH_SIZE", settings.get("LINKROT_BATCH_SIZE"), minimum=1),
             flush_interval=as_float("LINKROT_FLUSH_INTERVAL", settings.get("LINKROT_FLUSH_INTERVAL")),
-            defer_link_index=as_int("LINKROT_DEFER_LINK_INDEX", settings.get("LINKROT_DEFER_LINK_INDEX", 0)),
+            defer_link_index=as_int("LINKROT_DEFER_LINK_INDEX", settings.get("LINKROT_DEFER_LINK_INDEX")),
             overrides=settings.get("LINKROT_REDIRECT_OVERRIDES") or None,
             policy=policy_from_settings(settings),
             wayback=WaybackConfig(

@@ -226,7 +226,7 @@ class Writer(Connection):
         Until then, views that ask "who links here" (``broken_links``, ``orphans``...) still answer, by
         scanning the run's links: slowly on a big crawl, and only while it runs."""
         with self._conn:
-            there = self._has_link_index()
+            there = self.has_link_index()
             self._conn.execute(f"DROP INDEX IF EXISTS {LINKS_BY_TARGET}")
         return there
 
@@ -234,7 +234,7 @@ class Writer(Connection):
         """Build the index of links by target if a big crawl deferred it; the seconds it took, None when
         it was there.  SQLite sorts the links (in temporary files past a bounded buffer) and writes the
         index in order: a fraction of what keeping it row by row cost."""
-        if self._has_link_index():
+        if self.has_link_index():
             return None
         started = time.monotonic()
         # SQLite's sorter takes as much memory as the page cache may hold: SQLite's default is enough
@@ -249,7 +249,8 @@ class Writer(Connection):
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return time.monotonic() - started
 
-    def _has_link_index(self) -> bool:
+    def has_link_index(self) -> bool:
+        """Are links indexed by target (False: a big crawl deferred it, see :meth:`defer_link_index`)?"""
         return bool(self._value("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (LINKS_BY_TARGET,)))
 
     # -- batched writes -------------------------------------------------------
