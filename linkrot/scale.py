@@ -5,13 +5,16 @@ prefix per crawl (``linkrot:<spider>:<hash of site and arguments>``):
 
 - ``run``: the run id; the first worker creates the run row and publishes it, the others join it;
 - ``queue``: the pending requests, a sorted set by priority (scrapy-redis's ``Scheduler`` with
-  :class:`LeasedQueue`);
+  :class:`LeasedQueue`); a worker pops a few at a time and sends what it schedules with its next pop
+  (:data:`_EXCHANGE`): round trips are what a shared crawl pays for, each costs about as much CPU as
+  a twentieth of a page;
 - ``leases:<worker>``: the requests a worker popped and has not finished; a request stays leased
   until the worker has *written* its results, so a worker killed with SIGKILL loses nothing: when
   it has not been heard from for ``LINKROT_LEASE_SECONDS`` (``workers``, a sorted set of heartbeats),
   any other worker puts its leased requests back in the queue;
-- ``seen`` and ``pages``: the frontier's seen-set (:class:`RedisSeen`: ``SADD`` says "new" to
-  exactly one worker) and the page budget's count;
+- ``seen``, ``epoch`` and ``pages``: the frontier's seen-set (:class:`RedisSeen`: ``SADD`` says "new"
+  to exactly one worker; each worker remembers what it learned is in it until claims are undone,
+  which starts a new epoch) and the page budget's count;
 - ``seeding``: present while a worker feeds the queue (the start URL, the backlinks' check queue
   streamed from SQLite), kept alive by its heartbeat; ``fed``: how far the feeding got, ``done`` at
   the end.  When the feeding worker dies (``seeding`` expires before ``fed`` is ``done``), another
@@ -41,7 +44,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from scrapy.dupefilters import BaseDupeFilter
@@ -62,15 +66,29 @@ except ImportError:  # pragma: no cover - the test extra installs it
 logger = logging.getLogger(__name__)
 
 _POLL = 0.25  # seconds between looks at the shared queue when this worker has nothing to do
+# requests popped (and leased) in one round trip: Scrapy asks for one at a time, as slots free up
+_POP_BATCH = 8
+# requests this worker schedules are sent to Redis together, with its next pop, at the next poll, when
+# this many are waiting, or before anything that needs them queued (a release, a cursor, the idle check)
+_PUSH_BATCH = 32
 
-# pop the most urgent request and lease it to a worker, in one step: a popped request is never in limbo
-_POP = """
-local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #item == 0 then return nil end
-redis.call('ZREM', KEYS[1], item[1])
-local token = item[2] .. '|' .. ARGV[1]
-redis.call('HSET', KEYS[2], token, item[1])
-return {token, item[1]}
+# queue what this worker has buffered (ARGV[3..]: score, request pairs), then pop the ARGV[2] most
+# urgent requests and lease them to the worker, in one step: a popped request is never in limbo.
+# Returns the seen-set's epoch (see RedisSeen), then a token and a request per request popped.
+_EXCHANGE = """
+if #ARGV > 2 then redis.call('ZADD', KEYS[1], unpack(ARGV, 3)) end
+local out = {tonumber(redis.call('GET', KEYS[3]) or '0')}
+local n = tonumber(ARGV[2])
+if n == 0 then return out end
+local items = redis.call('ZRANGE', KEYS[1], 0, n - 1, 'WITHSCORES')
+for i = 1, #items, 2 do
+  redis.call('ZREM', KEYS[1], items[i])
+  local token = items[i + 1] .. '|' .. ARGV[1] .. '.' .. ((i + 1) / 2)
+  redis.call('HSET', KEYS[2], token, items[i])
+  out[#out + 1] = token
+  out[#out + 1] = items[i]
+end
+return out
 """
 # mark URL hashes seen; the new ones are noted as claimed under the lease ARGV[1], if any (see RedisSeen)
 _CLAIM = """
@@ -83,8 +101,8 @@ end
 return out
 """
 # workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix),
-# the URLs they claimed for them are unclaimed, the results a dead writer was writing go back to the
-# results list; workers removed, requests requeued, writers left
+# the URLs they claimed for them are unclaimed (a new epoch of the seen-set), the results a dead writer
+# was writing go back to the results list; workers removed, requests requeued, writers left
 _REAP = """
 local n = 0
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -99,20 +117,23 @@ for _, w in ipairs(dead) do
   while redis.call('LMOVE', ARGV[3] .. w, KEYS[4], 'RIGHT', 'LEFT') do end
   local claims = redis.call('HKEYS', ARGV[4] .. w)
   for _, c in ipairs(claims) do redis.call('SREM', KEYS[5], c) end
+  if #claims > 0 then redis.call('INCR', KEYS[6]) end
   redis.call('DEL', ARGV[4] .. w)
   redis.call('ZREM', KEYS[1], w)
   redis.call('ZREM', KEYS[3], w)
 end
 return {#dead, n, redis.call('ZCARD', KEYS[3])}
 """
-# this worker leaves: its unfinished leases go back to the queue, their claims are undone; how many
-# writers are left
+# this worker leaves: its unfinished leases go back to the queue, their claims are undone (a new epoch);
+# how many writers are left
 _LEAVE = """
 local h = ARGV[1]
 local all = redis.call('HGETALL', h)
 for i = 1, #all, 2 do redis.call('ZADD', KEYS[2], string.match(all[i], '^([^|]+)|'), all[i + 1]) end
 redis.call('DEL', h)
-for _, c in ipairs(redis.call('HKEYS', ARGV[3])) do redis.call('SREM', KEYS[4], c) end
+local claims = redis.call('HKEYS', ARGV[3])
+for _, c in ipairs(claims) do redis.call('SREM', KEYS[4], c) end
+if #claims > 0 then redis.call('INCR', KEYS[5]) end
 redis.call('DEL', ARGV[3])
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
@@ -165,27 +186,56 @@ def configure(settings: Any) -> None:
 
 
 class RedisSeen:
-    """The frontier's seen-set in a Redis set of 8-byte URL hashes, one round trip per page.
+    """The frontier's seen-set in a Redis set of 8-byte URL hashes, one round trip per page at most.
 
     A claim made while reading the answer to a leased request is noted under the worker
     (``claims:<worker>``) until that request's results are written: if the worker dies first,
     the claims go with the lease (:data:`_REAP`), and whoever redoes the request claims again.
     Without this, the links of a page a dead worker had claimed, and not yet queued, were
     never crawled by anyone.
+
+    What this worker has learned is in the set is remembered (:attr:`recent`, :attr:`older`: two
+    generations of at most ``cache`` hashes each), so a page whose links are all known asks Redis
+    nothing: on most sites the same navigation links are on every page.  A URL leaves the shared set
+    only when a dead or leaving worker's claims are undone; that starts a new *epoch*, read with
+    every pop (:data:`_EXCHANGE`), and a worker that sees one forgets what it remembered
+    (:meth:`new_epoch`) before it reads a request popped after the undoing, the redone ones among them.
     """
 
-    def __init__(self, server: Any, key: str, shared: Shared) -> None:
+    def __init__(self, server: Any, key: str, shared: Shared, cache: int = 65_536) -> None:
         self.server, self.key, self.shared = server, key, shared
         self._claim = server.register_script(_CLAIM)
+        self.cache = cache
+        self.recent: set[bytes] = set()
+        self.older: set[bytes] = set()
+        self.epoch = 0
 
     @staticmethod
     def _hash(url: str) -> bytes:
         return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
+    def _remember(self, hashes: Iterable[bytes]) -> None:
+        self.recent.update(hashes)
+        if len(self.recent) > self.cache:
+            self.older, self.recent = self.recent, set()
+
+    def new_epoch(self, epoch: int) -> None:
+        """URLs may have left the shared set since ``self.epoch``: forget what was remembered."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.recent, self.older = set(), set()
+
     def known(self, urls: Sequence[str]) -> list[bool]:
-        if not urls:
-            return []
-        return [bool(x) for x in self.server.smismember(self.key, [self._hash(u) for u in urls])]
+        hashes = [self._hash(u) for u in urls]
+        recent, older = self.recent, self.older
+        answer = [h in recent or h in older for h in hashes]
+        ask = [i for i, k in enumerate(answer) if not k]
+        if ask:
+            found = self.server.smismember(self.key, [hashes[i] for i in ask])
+            for i, k in zip(ask, found):
+                answer[i] = bool(k)
+            self._remember(hashes[i] for i, k in zip(ask, found) if k)
+        return answer
 
     def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]:
         if not urls:
@@ -194,6 +244,7 @@ class RedisSeen:
         new = [
             bool(x) for x in self._claim(keys=[self.key, self.shared.claims_key], args=[lease or "", *hashes])
         ]
+        self._remember(hashes)  # all in the set now, new or not
         if lease:
             self.shared.claimed(lease, [h for h, n in zip(hashes, new) if n])
         return new
@@ -206,7 +257,8 @@ class Shared:
         self.crawler = crawler
         self.config = config
         self.prefix = prefix
-        self.server = redis.Redis.from_url(config.redis_url)
+        # one connection, used by the crawl's thread only: no pool to check out from on each command
+        self.server = redis.Redis.from_url(config.redis_url, single_connection_client=True)
         self.server.ping()
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
         self.created = False  # this worker created (or resumed) the run and seeds it
@@ -216,11 +268,13 @@ class Shared:
         self.feeding = False  # this worker feeds the shared queue (the creator, or who took over)
         # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
         self.feeder: Callable[[str | None], None] | None = None
-        self.leased: dict[str, Any] = {}  # token -> request, this worker's leases
+        self.leased: dict[str, Any] = {}  # token -> request, this worker's leases handed to the engine
+        self.outbox: dict[bytes, float] = {}  # requests scheduled here, not sent to Redis yet: request -> score
+        self._seen: RedisSeen | None = None
         self.claims: dict[str, list[bytes]] = {}  # token -> URL hashes claimed while reading its answer
         self._warned_no_writer = False
         self._tokens = 0
-        self._pop = self.server.register_script(_POP)
+        self._exchange = self.server.register_script(_EXCHANGE)
         self._reap = self.server.register_script(_REAP)
         self._busy = self.server.register_script(_BUSY)
         self._leave = self.server.register_script(_LEAVE)
@@ -312,6 +366,7 @@ class Shared:
             )
 
     def wake(self) -> None:
+        self.send()
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None and slot.nextcall is not None:
             slot.nextcall.schedule()
@@ -346,6 +401,7 @@ class Shared:
 
     def fed(self, cursor: str) -> None:
         """Everything up to ``cursor`` is in the shared queue: a takeover starts after it."""
+        self.send()
         self.server.set(self.key("fed"), cursor)
 
     def reap(self) -> tuple[int, int]:
@@ -357,6 +413,7 @@ class Shared:
                 self.key("writers"),
                 self.key("results"),
                 self.key("seen"),
+                self.key("epoch"),
             ],
             args=[
                 time.time() - self.config.lease,
@@ -375,6 +432,7 @@ class Shared:
     def seeded(self) -> None:
         """This worker has fed everything into the queue."""
         if self.feeding:
+            self.send()
             self.server.set(self.key("fed"), "done")
             self.server.delete(self.key("seeding"))
             self.feeding = False
@@ -382,7 +440,8 @@ class Shared:
     # -- the frontier, the queue and the leases ----------------------------------------------------
 
     def seen(self) -> RedisSeen:
-        return RedisSeen(self.server, self.key("seen"), self)
+        self._seen = RedisSeen(self.server, self.key("seen"), self)
+        return self._seen
 
     @property
     def claims_key(self) -> str:
@@ -394,7 +453,11 @@ class Shared:
             self.claims.setdefault(lease, []).extend(hashes)
 
     def _end_leases(self, pipe: Any, tokens: list[str]) -> None:
-        """Add to ``pipe``: these leases end, and the claims made under them stand."""
+        """Add to ``pipe``: the requests scheduled so far are queued, these leases end, and the claims
+        made under them stand."""
+        if self.outbox:
+            pipe.zadd(self.key("queue"), self.outbox)
+            self.outbox = {}
         pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
         hashes = [h for token in tokens for h in self.claims.pop(token, ())]
         for start in range(0, len(hashes), 1000):
@@ -407,14 +470,35 @@ class Shared:
 
     def backlog(self) -> bool:
         """More than ``LINKROT_SHARED_QUEUE_AHEAD`` requests wait in the shared queue (the feeder waits)."""
-        return self.server.zcard(self.key("queue")) > self.config.ahead
+        return self.server.zcard(self.key("queue")) + len(self.outbox) > self.config.ahead
 
-    def pop(self, queue_key: str) -> tuple[str, bytes] | None:
+    def push(self, data: bytes, score: float) -> None:
+        """Schedule a request (sent to Redis with the next pop, or sooner: see :data:`_PUSH_BATCH`)."""
+        self.outbox[data] = score
+        if len(self.outbox) >= _PUSH_BATCH:
+            self.send()
+
+    def send(self) -> None:
+        """Queue in Redis the requests scheduled here."""
+        if self.outbox:
+            self.exchange(0)
+
+    def exchange(self, n: int) -> list[tuple[str, bytes]]:
+        """Queue the requests scheduled here, pop and lease up to ``n``, in one round trip.
+
+        The answer carries the seen-set's epoch: when claims were undone since the last one, the
+        remembered part of the seen-set is forgotten before any popped request is read.
+        """
         self._tokens += 1
-        popped = self._pop(
-            keys=[queue_key, self.key(f"leases:{self.worker}")], args=[f"{self.worker}-{self._tokens}"]
+        pairs = [x for data, score in self.outbox.items() for x in (score, data)]
+        self.outbox = {}
+        epoch, *popped = self._exchange(
+            keys=[self.key("queue"), self.key(f"leases:{self.worker}"), self.key("epoch")],
+            args=[f"{self.worker}-{self._tokens}", n, *pairs],
         )
-        return None if popped is None else (popped[0].decode(), popped[1])
+        if self._seen is not None:
+            self._seen.new_epoch(int(epoch))
+        return [(popped[i].decode(), popped[i + 1]) for i in range(0, len(popped), 2)]
 
     def finished_leases(self) -> list[str]:
         """Leases whose request has been through the engine: its results are in the pipeline's buffer
@@ -451,6 +535,7 @@ class Shared:
             self.server.delete(mine)
 
     def busy(self) -> int:
+        self.send()
         self.reap()
         if not self.local:
             self.check_writers()
@@ -500,8 +585,15 @@ class Shared:
         for call in (self._beat, self._poll):
             if call is not None and call.running:
                 call.stop()
+        self.send()  # a request scheduled and not sent: redone anyway if its lease is undone, never lost
         left, requeued = self._leave(
-            keys=[self.key("workers"), self.key("queue"), self.key("writers"), self.key("seen")],
+            keys=[
+                self.key("workers"),
+                self.key("queue"),
+                self.key("writers"),
+                self.key("seen"),
+                self.key("epoch"),
+            ],
             args=[self.key(f"leases:{self.worker}"), self.worker, self.claims_key],
         )
         if requeued:
@@ -530,26 +622,32 @@ class Shared:
 
 
 class LeasedQueue(Base):
-    """scrapy-redis's priority queue, but a pop is a lease (see :class:`Shared`), not a removal."""
+    """scrapy-redis's priority queue, but a pop is a lease (see :class:`Shared`), not a removal.
+
+    Requests are popped :data:`_POP_BATCH` at a time and handed to the engine one by one; those
+    not handed yet are leased like the rest, so a worker that dies or leaves loses none of them.
+    """
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
         from .run import Run
 
         self.shared: Shared = spider.crawler.get_extension(Run).scale
+        self.popped: deque[tuple[str, bytes]] = deque()
 
     def __len__(self) -> int:
-        return self.server.zcard(self.key)
+        return self.server.zcard(self.key) + len(self.popped) + len(self.shared.outbox)
 
     def push(self, request: Any) -> None:
         request.meta.pop("scale_lease", None)  # a retried request is leased again when popped
-        self.server.zadd(self.key, {self._encode_request(request): -request.priority})
+        self.shared.push(self._encode_request(request), -request.priority)
 
     def pop(self, timeout: int = 0) -> Any:
-        popped = self.shared.pop(self.key)
-        if popped is None:
-            return None
-        token, data = popped
+        if not self.popped:
+            self.popped.extend(self.shared.exchange(_POP_BATCH))
+            if not self.popped:
+                return None
+        token, data = self.popped.popleft()
         request = self._decode_request(data)
         request.meta["scale_lease"] = token
         self.shared.leased[token] = request

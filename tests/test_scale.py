@@ -331,6 +331,59 @@ def views(db: Path) -> dict[str, list[tuple]]:
     }
 
 
+def _shared(redis_url, prefix: str):
+    """A worker's view of a shared crawl, without a crawl around it (no heartbeat, no engine)."""
+    from types import SimpleNamespace
+
+    from linkrot.config import ScaleConfig
+    from linkrot.scale import Shared
+
+    crawler = SimpleNamespace(stats=Stats(), engine=None)
+    return Shared(crawler, ScaleConfig(redis_url=redis_url[0], workers=2, lease=60.0), prefix)
+
+
+def test_a_worker_pops_in_batches_and_sends_its_requests_with_the_next_pop(redis_url):
+    """Fewer round trips to Redis, nothing lost: what a worker schedules is queued with its next pop,
+    and what it popped and has not started goes back to the queue when it leaves."""
+    client = redis_url[1]
+    a, b = _shared(redis_url, "t:batch"), _shared(redis_url, "t:batch")
+    for n in range(20):
+        a.push(f"r{n:02}".encode(), n)  # score: the most urgent first
+    assert client.zcard("t:batch:queue") == 0  # not sent yet: one round trip for all of them
+    assert [data for _, data in a.exchange(8)] == [f"r{n:02}".encode() for n in range(8)]
+    assert client.zcard("t:batch:queue") == 12 and client.hlen(f"t:batch:leases:{a.worker}") == 8
+    assert [data for _, data in b.exchange(8)] == [f"r{n:02}".encode() for n in range(8, 16)]
+    a.push(b"late", 99)
+    a.leave(finished=False)  # interrupted with 8 requests popped and a request scheduled
+    assert sorted(client.zrange("t:batch:queue", 0, -1)) == sorted(
+        [f"r{n:02}".encode() for n in (*range(8), *range(16, 20))] + [b"late"]
+    )
+    b.push(b"found", 5)
+    b.release([token for token in client.hkeys(f"t:batch:leases:{b.worker}")][:1])
+    assert client.zscore("t:batch:queue", b"found") == 5  # queued before the lease it came from ends
+    b.leave(finished=False)
+    b.clear()
+
+
+def test_a_worker_forgets_the_urls_it_knew_were_seen_once_a_dead_workers_claims_are_undone(redis_url):
+    """A worker remembers which URLs are in the shared seen-set (a page whose links are all known asks
+    Redis nothing); when a dead worker's claims are undone, the next pop says so and it asks again, so
+    the redone page's links are crawled."""
+    client = redis_url[1]
+    dead, alive = _shared(redis_url, "t:epoch"), _shared(redis_url, "t:epoch")
+    client.zadd("t:epoch:workers", {dead.worker: 0, alive.worker: time.time()})
+    page = "https://www.site.test/a"
+    dead_seen, seen = dead.seen(), alive.seen()
+    assert dead_seen.claim([page], lease="0|lease") == [True]  # claimed while reading a leased page
+    assert seen.known([page]) == [True]
+    assert alive.reap() == (1, 0)  # not heard from for a lease: removed, its claims undone
+    assert not client.smismember("t:epoch:seen", [dead_seen._hash(page)])[0]
+    assert alive.exchange(8) == []  # the pop that could bring the redone page back
+    assert seen.known([page]) == [False]
+    assert seen.claim([page]) == [True]  # whoever redoes the page claims the link again
+    alive.clear()
+
+
 @pytest.fixture(scope="module")
 def one_worker(big_site, tmp_path_factory):
     """The same site crawled by one process without Redis: what two workers must find too."""
