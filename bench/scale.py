@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -103,60 +104,76 @@ def fetched(log: Path) -> Counter:
     return counts
 
 
-def two_workers(pages: int, extra: list[str], env: dict) -> None:
+def reopen(log: Path) -> None:
+    """Empty nginx's access log and have nginx reopen it (SIGUSR1)."""
+    log.write_text("")
+    os.kill(int((OUT / "nginx" / "nginx.pid").read_text()), 10)
+    time.sleep(0.5)
+
+
+def two_workers(pages: int, extra: list[str], env: dict, rounds: int = 1) -> None:
+    """One process, then two workers sharing the crawl, ``rounds`` times in turn (this VM's pace
+    varies by ±15 % from minute to minute: compare each pair, and the median of the ratios)."""
     site, _ = ensure_site(pages)
     log = OUT / "nginx-access.log"
-    results = []
+    results, ratios, checks = [], [], []
     redis, redis_url = start_redis()
     try:
         log.unlink(missing_ok=True)
         with nginx.serve(site, OUT / "nginx", access_log=log) as port:
             url = f"http://127.0.0.1:{port}/"
-            results.append(one(url, f"scale-{pages}-1w", extra, env))
-            alone = fetched(log)
-            log.write_text("")
-            os.kill(int((OUT / "nginx" / "nginx.pid").read_text()), 10)  # SIGUSR1: reopen the log
-            time.sleep(0.5)
-            shared = [*extra, f"LINKROT_REDIS_URL={redis_url}", "LINKROT_WORKERS=2"]
-            shared_db = OUT / "scale-2w.db"
-            fresh(shared_db)
-            # both workers under one parent, measured once: a measurer reads /proc 20 times a second,
-            # which costs CPU that two of them would take from the workers (the one-process run has one)
-            workers = " ".join(
-                f"{shlex.join(command(url, shared_db, shared))} 2>{shlex.quote(str(OUT / f'scale-{pages}-2w-{n}.log'))} &"
-                for n in (1, 2)
-            )
-            both = [
-                "bash",
-                "-c",
-                f"{workers} rc=0; for p in $(jobs -p); do wait $p || rc=1; done; exit $rc",
-            ]
-            m = measure(both, ROOT, OUT / f"scale-{pages}-2w.log", OUT / f"scale-{pages}-2w.out", 7200, env=env)
+            for n in range(1, rounds + 1):
+                reopen(log)
+                alone = one(url, f"scale-{pages}-1w", extra, env)
+                alone_fetched = fetched(log)
+                reopen(log)
+                shared = [*extra, f"LINKROT_REDIS_URL={redis_url}", "LINKROT_WORKERS=2"]
+                shared_db = OUT / "scale-2w.db"
+                fresh(shared_db)
+                # both workers under one parent, measured once: a measurer reads /proc 20 times a second,
+                # which costs CPU that two of them would take from the workers (the one-process run has one)
+                workers = " ".join(
+                    f"{shlex.join(command(url, shared_db, shared))} 2>{shlex.quote(str(OUT / f'scale-{pages}-2w-{w}.log'))} &"
+                    for w in (1, 2)
+                )
+                both = ["bash", "-c", f"{workers} rc=0; for p in $(jobs -p); do wait $p || rc=1; done; exit $rc"]
+                m = measure(both, ROOT, OUT / f"scale-{pages}-2w.log", OUT / f"scale-{pages}-2w.out", 7200, env=env)
+                two = {
+                    "run": f"scale-{pages}-2w",
+                    "exit": m.returncode,
+                    "wall": m.wall,
+                    "cpu": m.cpu,
+                    "rss": m.peak_rss,
+                    "pages": pages_of(shared_db),
+                }
+                for r in (alone, two):
+                    results.append({**r, "run": f"{r['run']} #{n}" if rounds > 1 else r["run"]})
+                ratios.append((two["pages"] / two["wall"]) / (alone["pages"] / alone["wall"]))
+                twice = fetched(log)
+                checks.append(
+                    (
+                        views(shared_db) == views(alone["db"]),
+                        len(twice),
+                        len(alone_fetched),
+                        sum(n > alone_fetched.get(u, 0) for u, n in twice.items()),
+                        sum(n > 1 for n in twice.values()),
+                        sum(n > 1 for n in alone_fetched.values()),
+                    )
+                )
     finally:
         redis.terminate()
         redis.wait()
-    wall = m.wall
-    results.append(
-        {
-            "run": f"scale-{pages}-2w",
-            "exit": m.returncode,
-            "wall": wall,
-            "cpu": m.cpu,
-            "rss": m.peak_rss,
-            "pages": pages_of(shared_db),
-        }
-    )
     print(f"\n{pages} pages: one process vs two workers sharing the crawl through Redis\n")
     print(table([row(r) for r in results]))
-    twice = fetched(log)
-    again = {u: n for u, n in twice.items() if n > alone.get(u, 0)}
-    print(
-        f"\npages/s ratio, two workers / one: {results[1]['pages'] / wall / (results[0]['pages'] / results[0]['wall']):.2f}"
-        f"\nviews identical (pages, broken_links, redirect_chains): {views(OUT / 'scale-2w.db') == views(results[0]['db'])}"
-        f"\nURLs fetched: {len(twice)} (one process: {len(alone)}); fetched more often than by one process: {len(again)}"
-        f"\nURLs fetched more than once by the two workers: {sum(n > 1 for n in twice.values())} "
-        f"(one process: {sum(n > 1 for n in alone.values())}: the last hops of redirect chains)"
-    )
+    print(f"\npages/s ratio, two workers / one: {', '.join(f'{r:.2f}' for r in ratios)}", end="")
+    print(f" (median {statistics.median(ratios):.2f})" if rounds > 1 else "")
+    for n, (same, urls, urls_alone, more, twice, twice_alone) in enumerate(checks, 1):
+        print(
+            (f"round {n}: " if rounds > 1 else "")
+            + f"views identical (pages, broken_links, redirect_chains): {same}; URLs fetched: {urls} (one process: "
+            f"{urls_alone}); fetched more often than by one process: {more}; fetched more than once by the two "
+            f"workers: {twice} (one process: {twice_alone}: the last hops of redirect chains)"
+        )
 
 
 def main() -> None:
@@ -164,6 +181,9 @@ def main() -> None:
     parser.add_argument("--pages", default="20000,100000", help="comma-separated site sizes, one crawl each")
     parser.add_argument(
         "--two-workers", type=int, default=0, metavar="PAGES", help="compare 1 and 2 workers on this size"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, metavar="N", help="--two-workers: N pairs in turn, and their median"
     )
     parser.add_argument("--timeout", type=float, default=14400, help="seconds a crawl may take (default 14400)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s setting")
@@ -185,7 +205,7 @@ def main() -> None:
         if shutil.which("redis-server") is None:
             print("two workers: redis-server is not installed (apt-get install redis-server)")
             return
-        two_workers(args.two_workers, args.set, env)
+        two_workers(args.two_workers, args.set, env, args.rounds)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from twisted.internet import task
 
 from .config import ScaleConfig
 from .errors import ConfigError
+from .scratch import decode_request, encode_request
 
 try:  # the `scale` extra; without it a process crawls alone
     import redis
@@ -637,6 +638,12 @@ class LeasedQueue(Base):
 
     def __len__(self) -> int:
         return self.server.zcard(self.key) + len(self.popped) + len(self.shared.outbox)
+
+    def _encode_request(self, request: Any) -> bytes:
+        return self.serializer.dumps(encode_request(self.spider, request))
+
+    def _decode_request(self, encoded_request: bytes) -> Any:
+        return decode_request(self.spider, self.serializer.loads(encoded_request))
 
     def push(self, request: Any) -> None:
         request.meta.pop("scale_lease", None)  # a retried request is leased again when popped

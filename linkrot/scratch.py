@@ -141,37 +141,44 @@ def _plain(spider: Any, request: Request) -> tuple | None:
     )
 
 
-class _PlainRequests:
-    """Scrapy's request serialization, with a fast path for plain requests.
+def encode_request(spider: Any, request: Request) -> tuple:
+    """Scrapy's request serialization (picklable), with a fast path for plain requests.
 
     ``Request.to_dict`` finds a callback's name with ``inspect.getmembers`` over the whole
-    spider, on every request: it was most of the cost of the disk queue.
+    spider, on every request: it was most of the cost of the disk queue, and of the shared
+    queue in Redis (:class:`linkrot.scale.LeasedQueue`).
     """
+    plain = _plain(spider, request)
+    return ("plain", plain) if plain is not None else ("dict", request.to_dict(spider=spider))
+
+
+def decode_request(spider: Any, item: tuple) -> Request:
+    kind, data = item
+    if kind == "dict":
+        return request_from_dict(data, spider=spider)
+    url, method, meta, priority, dont_filter, callback, errback = data
+    return Request(
+        url,
+        method=method,
+        meta=meta,
+        priority=priority,
+        dont_filter=dont_filter,
+        callback=getattr(spider, callback) if callback else None,
+        errback=getattr(spider, errback) if errback else None,
+    )
+
+
+class _PlainRequests:
+    """A Scrapy disk queue of requests serialized by :func:`encode_request`."""
 
     spider: Any
 
     def push(self, request: Request) -> None:
-        plain = _plain(self.spider, request)
-        super().push(("plain", plain) if plain is not None else ("dict", request.to_dict(spider=self.spider)))
+        super().push(encode_request(self.spider, request))
 
     def pop(self) -> Request | None:
         item = super().pop()
-        if not item:
-            return None
-        kind, data = item
-        if kind == "dict":
-            return request_from_dict(data, spider=self.spider)
-        url, method, meta, priority, dont_filter, callback, errback = data
-        spider = self.spider
-        return Request(
-            url,
-            method=method,
-            meta=meta,
-            priority=priority,
-            dont_filter=dont_filter,
-            callback=getattr(spider, callback) if callback else None,
-            errback=getattr(spider, errback) if errback else None,
-        )
+        return decode_request(self.spider, item) if item else None
 
 
 class PlainPickleFifoDiskQueue(_PlainRequests, _PickleFifoSerializationDiskQueue):  # type: ignore[misc]
