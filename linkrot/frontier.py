@@ -13,7 +13,8 @@ The seen-set is anything with ``known(urls)`` and ``claim(urls)`` (see
 shared by several workers (:class:`linkrot.scale.RedisSeen`).  ``claim`` marks
 URLs and says which were new: with Redis it is ``SADD``, true for exactly one
 worker, so a URL is scheduled once over all of them.  The links of a page are
-asked about together, one round trip each way.
+asked about together: with Redis, one round trip for the page (known, and claimed when nothing
+can refuse them), another only for links a limit or the trap guard must weigh first.
 """
 
 from __future__ import annotations
@@ -147,27 +148,37 @@ class Frontier:
     def admit_all(self, links: Sequence[Link], depth: int | None, lease: str | None = None) -> list[Admission]:
         """The links of one page to schedule: new ones that no option, limit or trap refuses.
 
-        Asks the seen-set twice for the whole page: which links are known (a refused link is
-        not marked, so a shorter path to it may still come), then claims the candidates.
+        One question to the seen-set for the whole page (:meth:`_ask`): which links are known, and,
+        for those no limit could refuse on this page (:meth:`_sure`), a claim if they are not.  The
+        others that are new are weighed one by one and claimed together afterwards: a refused link is
+        not marked, so a shorter path to it may still come.
         """
         cfg = self.config
         child = None if depth is None else depth + 1
-        unique = list({link.target_url: link for link in links}.values())
-        # known: crawled (or queued) as a page, or checked as an external URL; a resource of the site is
-        # claimed under its own key below (a page link to it is still new here)
-        known = self.seen.known([link.target_url for link in unique])
-        fresh = [link for link, k in zip(unique, known) if not k]
-        candidates: list[Admission] = []
-        pages = 0
-        for link in fresh:
+        unique = [
+            link
+            for link in {link.target_url: link for link in links}.values()
+            if link.is_internal or cfg.check_external
+        ]
+        sure = self._sure(unique, child)
+        known, claimed, total = self._ask(unique, sure, lease)
+        admitted: list[Admission | None] = [None] * len(unique)  # in the page's order
+        candidates: list[tuple[int, Admission]] = []
+        claimed_pages = pages = 0  # pages of the site admitted with the question; and with the candidates
+        for i, (link, is_known, new, key) in enumerate(zip(unique, known, claimed, sure)):
+            if is_known:
+                continue
             url = link.target_url
-            if not link.is_internal and not cfg.check_external:
+            if key is not None:  # claimed with the question: admitted when new to every worker
+                if new:
+                    admitted[i] = Admission(url, child, link.is_internal, resource=not link.is_page)
+                    claimed_pages += link.is_internal and link.is_page
                 continue
             if not link.is_page:  # a resource: checked once, never parsed, never a page of the budget
-                candidates.append(Admission(url, child, link.is_internal, resource=True))
+                candidates.append((i, Admission(url, child, link.is_internal, resource=True)))
                 continue
             if not link.is_internal:
-                candidates.append(Admission(url, child, False))
+                candidates.append((i, Admission(url, child, False)))
                 continue
             if cfg.max_depth and child is not None and child > cfg.max_depth:
                 if self._first("max_depth"):
@@ -178,23 +189,69 @@ class Frontier:
                         url,
                     )
                 continue
-            if not self.budget_left(pages):
+            if not self.budget_left(claimed_pages + pages):
                 continue
             trap = self.traps.check(url)
             if trap is not None:
                 self.stats.inc_value("linkrot/limit/trap")
                 self.report_trap(*trap, url)
                 continue
-            candidates.append(Admission(url, child, True))
+            candidates.append((i, Admission(url, child, True)))
             pages += 1
-        if not candidates:
-            return []
-        keys = [seen_key(c.url, c.resource and c.internal) for c in candidates]
-        admitted = [c for c, new in zip(candidates, self.seen.claim(keys, lease=lease)) if new]
-        pages = sum(c.internal and not c.resource for c in admitted)
-        if pages:
-            self.pages = self._count_pages(pages)
-        return admitted
+        if total is not None:
+            self.pages = total
+        elif claimed_pages:
+            self.pages = self._count_pages(claimed_pages)
+        if candidates:
+            keys = [seen_key(c.url, c.resource and c.internal) for _, c in candidates]
+            pages = 0
+            for (i, c), new in zip(candidates, self.seen.claim(keys, lease=lease)):
+                if new:
+                    admitted[i] = c
+                    pages += c.internal and not c.resource
+            if pages:
+                self.pages = self._count_pages(pages)
+        return [a for a in admitted if a is not None]
+
+    def _sure(self, links: Sequence[Link], child: int | None) -> list[str | None]:
+        """For each link, the key to claim it under when it is new, if nothing could refuse it on this
+        page: a resource or another site's page, or a page of the site within the depth limit, with
+        no query string (the trap guard counts those as they come) and no repeating path, while the
+        page budget holds all of them; None for the others."""
+        cfg = self.config
+        internal_pages = sum(link.is_internal and link.is_page for link in links)
+        room = not cfg.max_pages or self.pages + internal_pages < cfg.max_pages
+        deep = bool(cfg.max_depth and child is not None and child > cfg.max_depth)
+        keys: list[str | None] = []
+        for link in links:
+            url = link.target_url
+            if not link.is_page:
+                keys.append(seen_key(url, link.is_internal))
+            elif not link.is_internal:
+                keys.append(url)
+            elif room and not deep and "?" not in url and self.traps.check(url) is None:
+                keys.append(url)
+            else:
+                keys.append(None)
+        return keys
+
+    def _ask(
+        self, links: Sequence[Link], claims: list[str | None], lease: str | None
+    ) -> tuple[list[bool], list[bool], int | None]:
+        """Which links are known, which of the others were claimed new under their ``claims`` key, and
+        the page budget's count when the seen-set counted the pages claimed (None: count them here)."""
+        urls = [link.target_url for link in links]
+        both = getattr(self.seen, "known_or_claim", None)
+        if both is not None:  # one round trip to a shared seen-set (linkrot.scale.RedisSeen)
+            pages = [link.is_internal and link.is_page for link in links]
+            return both(urls, claims, pages, lease)
+        known = self.seen.known(urls)
+        todo = [i for i, (k, c) in enumerate(zip(known, claims)) if not k and c is not None]
+        claimed = [False] * len(urls)
+        if todo:
+            for i, new in zip(todo, self.seen.claim([claims[i] for i in todo], lease=lease)):
+                claimed[i] = new
+        return known, claimed, None
 
     def limits(self) -> list[str]:
         """The limits that refused pages of the site, as ``name=value`` (the run row's ``stopped_by``)."""

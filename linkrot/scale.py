@@ -101,6 +101,34 @@ for i = 2, #ARGV do
 end
 return out
 """
+# a page's links at once: for each URL hash ARGV[2 + i] (i = 1..n, n = ARGV[2]), 2 when it is in the
+# seen-set; else, when a claim hash ARGV[2 + n + i] is given, 1 when it is claimed now (noted under the
+# lease ARGV[1], if any) and 3 when it was taken already; 0 when it is new and not claimed. The claims
+# flagged '1' in ARGV[2 + 2n + i] are pages of the site: they are added to the budget's count (KEYS[3]),
+# whose total (over all workers) ends the answer
+_KNOWN_OR_CLAIM = """
+local n = tonumber(ARGV[2])
+local out, pages = {}, 0
+for i = 1, n do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[2 + i]) == 1 then
+    out[i] = 2
+  else
+    local c = ARGV[2 + n + i]
+    if c == '' then
+      out[i] = 0
+    elseif redis.call('SADD', KEYS[1], c) == 1 then
+      out[i] = 1
+      if ARGV[1] ~= '' then redis.call('HSET', KEYS[2], c, ARGV[1]) end
+      if ARGV[2 + 2 * n + i] == '1' then pages = pages + 1 end
+    else
+      out[i] = 3
+    end
+  end
+end
+if pages > 0 then out[n + 1] = redis.call('INCRBY', KEYS[3], pages) else
+  out[n + 1] = tonumber(redis.call('GET', KEYS[3]) or '0') end
+return out
+"""
 # workers silent since ARGV[1]: their leased requests go back to the queue (score = the token's prefix),
 # the URLs they claimed for them are unclaimed (a new epoch of the seen-set), the results a dead writer
 # was writing go back to the results list; workers removed, requests requeued, writers left
@@ -206,6 +234,7 @@ class RedisSeen:
     def __init__(self, server: Any, key: str, shared: Shared, cache: int = 65_536) -> None:
         self.server, self.key, self.shared = server, key, shared
         self._claim = server.register_script(_CLAIM)
+        self._known_or_claim = server.register_script(_KNOWN_OR_CLAIM)
         self.cache = cache
         self.recent: set[bytes] = set()
         self.older: set[bytes] = set()
@@ -237,6 +266,48 @@ class RedisSeen:
                 answer[i] = bool(k)
             self._remember(hashes[i] for i, k in zip(ask, found) if k)
         return answer
+
+    def known_or_claim(
+        self, urls: Sequence[str], claims: Sequence[str | None], pages: Sequence[bool], lease: str | None = None
+    ) -> tuple[list[bool], list[bool], int | None]:
+        """A page's links in one round trip (:data:`_KNOWN_OR_CLAIM`), none when all are remembered as
+        known: which are known, which were claimed new under their ``claims`` key (None: not to be
+        claimed), and the page budget's count over all workers after the new ``pages`` (None when Redis
+        was not asked)."""
+        hashes = [self._hash(u) for u in urls]
+        recent, older = self.recent, self.older
+        known = [h in recent or h in older for h in hashes]
+        claimed = [False] * len(urls)
+        ask = [i for i, k in enumerate(known) if not k]
+        if not ask:
+            return known, claimed, None
+        keys = {
+            i: b"" if claims[i] is None else hashes[i] if claims[i] == urls[i] else self._hash(claims[i])
+            for i in ask
+        }
+        *answer, total = self._known_or_claim(
+            keys=[self.key, self.shared.claims_key, self.shared.key("pages")],
+            args=[
+                lease or "",
+                len(ask),
+                *(hashes[i] for i in ask),
+                *(keys[i] for i in ask),
+                *(b"1" if pages[i] else b"0" for i in ask),
+            ],
+        )
+        new: list[bytes] = []
+        for i, state in zip(ask, answer):
+            if state == 2:
+                known[i] = True
+                self._remember([hashes[i]])
+            elif state in (1, 3):
+                self._remember([keys[i]])
+                if state == 1:
+                    claimed[i] = True
+                    new.append(keys[i])
+        if lease:
+            self.shared.claimed(lease, new)
+        return known, claimed, int(total)
 
     def claim(self, urls: Sequence[str], lease: str | None = None) -> list[bool]:
         if not urls:

@@ -86,9 +86,30 @@ def _links(*paths: str) -> list[Link]:
     return [Link(f"https://www.site.test{p}", "", "", False, True) for p in paths]
 
 
-def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(tmp_path):
+@pytest.fixture(params=["disk", "redis"])
+def workers_seen(request, tmp_path):
+    """Makes the frontier of one more worker sharing a seen-set: on disk (the frontier of one process),
+    or in Redis (each worker its own view, remembering what it learned; the page budget counted there)."""
+    if request.param == "disk":
+        seen = DiskSeen(tmp_path / "seen.sqlite")
+        yield lambda config, stats: Frontier(config, stats, seen)
+        return
+    redis_url = request.getfixturevalue("redis_url")
+    prefix = f"t:frontier:{os.urandom(4).hex()}"
+    workers = []
+
+    def frontier(config, stats):
+        shared = _shared(redis_url, prefix)
+        workers.append(shared)
+        return Frontier(config, stats, shared.seen(), shared.count_pages)
+
+    yield frontier
+    workers[0].clear()
+
+
+def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(workers_seen):
     stats = Stats()
-    frontier = Frontier(_config(max_pages="3"), stats, DiskSeen(tmp_path / "seen.sqlite"))
+    frontier = workers_seen(_config(max_pages="3"), stats)
     assert frontier.claim("https://www.site.test/", page=True)
     admitted = frontier.admit_all(_links("/a", "/b", "/a", "/c", "/d"), 0)
     assert [a.url.rsplit("/", 1)[1] for a in admitted] == ["a", "b"]  # the budget of 3 pages bites at /c
@@ -98,12 +119,11 @@ def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(tmp_path)
     assert stats["linkrot/limit/max_pages"] >= 1 and frontier.limits() == ["max_pages=3"]
 
 
-def test_a_url_seen_as_a_resource_is_still_crawled_once_as_a_page_by_any_worker(tmp_path):
+def test_a_url_seen_as_a_resource_is_still_crawled_once_as_a_page_by_any_worker(workers_seen):
     """An image link checks a URL (HEAD); a link people follow to it has it crawled as a page, once,
     whichever worker of a shared crawl sees which link (they share the seen-set, nothing else)."""
     image = Link("https://www.site.test/guide.html", "", "", False, True, kind="img", is_page=False)
-    seen = DiskSeen(tmp_path / "seen.sqlite")
-    a, b = Frontier(_config(), Stats(), seen), Frontier(_config(), Stats(), seen)
+    a, b = workers_seen(_config(), Stats()), workers_seen(_config(), Stats())
     assert [(x.url, x.resource) for x in a.admit_all([image], 0)] == [("https://www.site.test/guide.html", True)]
     assert b.admit_all([image], 0) == []  # checked once as a resource
     assert [(x.url, x.resource) for x in b.admit_all(_links("/guide.html"), 0)] == [
