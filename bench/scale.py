@@ -54,7 +54,9 @@ def views(db: Path) -> dict[str, list[tuple]]:
         return {v: conn.execute(f"SELECT {c} FROM {v} ORDER BY {c}").fetchall() for v, c in VIEWS.items()}
 
 
-def one(url: str, name: str, extra: list[str], env: dict, db: Path | None = None, timeout: float = 7200) -> dict:
+def one(
+    url: str, name: str, extra: list[str], env: dict, db: Path | None = None, timeout: float = 7200
+) -> dict:
     """One crawl, measured; ``db``: a database shared with other workers (made fresh by the caller)."""
     if db is None:
         db = OUT / f"{name}.db"
@@ -136,8 +138,14 @@ def two_workers(pages: int, extra: list[str], env: dict, rounds: int = 1) -> Non
                     f"{shlex.join(command(url, shared_db, shared))} 2>{shlex.quote(str(OUT / f'scale-{pages}-2w-{w}.log'))} &"
                     for w in (1, 2)
                 )
-                both = ["bash", "-c", f"{workers} rc=0; for p in $(jobs -p); do wait $p || rc=1; done; exit $rc"]
-                m = measure(both, ROOT, OUT / f"scale-{pages}-2w.log", OUT / f"scale-{pages}-2w.out", 7200, env=env)
+                both = [
+                    "bash",
+                    "-c",
+                    f"{workers} rc=0; for p in $(jobs -p); do wait $p || rc=1; done; exit $rc",
+                ]
+                m = measure(
+                    both, ROOT, OUT / f"scale-{pages}-2w.log", OUT / f"scale-{pages}-2w.out", 7200, env=env
+                )
                 two = {
                     "run": f"scale-{pages}-2w",
                     "exit": m.returncode,
@@ -185,7 +193,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, metavar="N", help="--two-workers: N pairs in turn, and their median"
     )
-    parser.add_argument("--timeout", type=float, default=14400, help="seconds a crawl may take (default 14400)")
+    parser.add_argument(
+        "--timeout", type=float, default=14400, help="seconds a crawl may take (default 14400)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s setting")
     args = parser.parse_args()
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
@@ -195,7 +205,9 @@ def main() -> None:
     for pages in sizes:
         site, _ = ensure_site(pages)
         with nginx.serve(site, OUT / "nginx") as port:
-            results.append(one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env, timeout=args.timeout))
+            results.append(
+                one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env, timeout=args.timeout)
+            )
         print(table([row(r) for r in results]), flush=True)
     if len(results) > 1:
         a, b = results[0], results[-1]

@@ -145,13 +145,15 @@ class Frontier:
             return False
         return True
 
-    def admit_all(self, links: Sequence[Link], depth: int | None, lease: str | None = None) -> list[Admission]:
+    def admit_all(
+        self, links: Sequence[Link], depth: int | None, lease: str | None = None
+    ) -> list[Admission]:
         """The links of one page to schedule: new ones that no option, limit or trap refuses.
 
-        One question to the seen-set for the whole page (:meth:`_ask`): which links are known, and,
-        for those no limit could refuse on this page (:meth:`_sure`), a claim if they are not.  The
-        others that are new are weighed one by one and claimed together afterwards: a refused link is
-        not marked, so a shorter path to it may still come.
+        Asks the seen-set which links are known, weighs the new ones one by one, and claims those
+        admitted together: a refused link is not marked, so a shorter path to it may still come.  A
+        shared seen-set is also asked to claim, in the same round trip, the links that no limit or
+        trap could refuse on this page (:meth:`_sure`).
         """
         cfg = self.config
         child = None if depth is None else depth + 1
@@ -160,8 +162,14 @@ class Frontier:
             for link in {link.target_url: link for link in links}.values()
             if link.is_internal or cfg.check_external
         ]
-        sure = self._sure(unique, child)
-        known, claimed, total = self._ask(unique, sure, lease)
+        urls = [link.target_url for link in unique]
+        both = getattr(self.seen, "known_or_claim", None)
+        if both is not None:  # a shared seen-set (linkrot.scale.RedisSeen): one round trip for the page
+            sure = self._sure(unique, child)
+            pages_of = [link.is_internal and link.is_page for link in unique]
+            known, claimed, total = both(urls, sure, pages_of, lease)
+        else:  # in this process: asking twice costs nothing worth saving
+            sure, known, claimed, total = [None] * len(urls), self.seen.known(urls), [False] * len(urls), None
         admitted: list[Admission | None] = [None] * len(unique)  # in the page's order
         candidates: list[tuple[int, Admission]] = []
         claimed_pages = pages = 0  # pages of the site admitted with the question; and with the candidates
@@ -227,31 +235,13 @@ class Frontier:
             url = link.target_url
             if not link.is_page:
                 keys.append(seen_key(url, link.is_internal))
-            elif not link.is_internal:
-                keys.append(url)
-            elif room and not deep and "?" not in url and self.traps.check(url) is None:
+            elif not link.is_internal or (
+                room and not deep and "?" not in url and self.traps.check(url) is None
+            ):
                 keys.append(url)
             else:
                 keys.append(None)
         return keys
-
-    def _ask(
-        self, links: Sequence[Link], claims: list[str | None], lease: str | None
-    ) -> tuple[list[bool], list[bool], int | None]:
-        """Which links are known, which of the others were claimed new under their ``claims`` key, and
-        the page budget's count when the seen-set counted the pages claimed (None: count them here)."""
-        urls = [link.target_url for link in links]
-        both = getattr(self.seen, "known_or_claim", None)
-        if both is not None:  # one round trip to a shared seen-set (linkrot.scale.RedisSeen)
-            pages = [link.is_internal and link.is_page for link in links]
-            return both(urls, claims, pages, lease)
-        known = self.seen.known(urls)
-        todo = [i for i, (k, c) in enumerate(zip(known, claims)) if not k and c is not None]
-        claimed = [False] * len(urls)
-        if todo:
-            for i, new in zip(todo, self.seen.claim([claims[i] for i in todo], lease=lease)):
-                claimed[i] = new
-        return known, claimed, None
 
     def limits(self) -> list[str]:
         """The limits that refused pages of the site, as ``name=value`` (the run row's ``stopped_by``)."""

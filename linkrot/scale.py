@@ -268,7 +268,11 @@ class RedisSeen:
         return answer
 
     def known_or_claim(
-        self, urls: Sequence[str], claims: Sequence[str | None], pages: Sequence[bool], lease: str | None = None
+        self,
+        urls: Sequence[str],
+        claims: Sequence[str | None],
+        pages: Sequence[bool],
+        lease: str | None = None,
     ) -> tuple[list[bool], list[bool], int | None]:
         """A page's links in one round trip (:data:`_KNOWN_OR_CLAIM`), none when all are remembered as
         known: which are known, which were claimed new under their ``claims`` key (None: not to be
@@ -341,7 +345,9 @@ class Shared:
         # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
         self.feeder: Callable[[str | None], None] | None = None
         self.leased: dict[str, Any] = {}  # token -> request, this worker's leases handed to the engine
-        self.outbox: dict[bytes, float] = {}  # requests scheduled here, not sent to Redis yet: request -> score
+        self.outbox: dict[
+            bytes, float
+        ] = {}  # requests scheduled here, not sent to Redis yet: request -> score
         self._seen: RedisSeen | None = None
         self.claims: dict[str, list[bytes]] = {}  # token -> URL hashes claimed while reading its answer
         self._warned_no_writer = False
@@ -529,7 +535,6 @@ class Shared:
         made under them stand."""
         if self.outbox:
             pipe.zadd(self.key("queue"), self.outbox)
-            self.outbox = {}
         pipe.hdel(self.key(f"leases:{self.worker}"), *tokens)
         hashes = [h for token in tokens for h in self.claims.pop(token, ())]
         for start in range(0, len(hashes), 1000):
@@ -563,11 +568,11 @@ class Shared:
         """
         self._tokens += 1
         pairs = [x for data, score in self.outbox.items() for x in (score, data)]
-        self.outbox = {}
         epoch, *popped = self._exchange(
             keys=[self.key("queue"), self.key(f"leases:{self.worker}"), self.key("epoch")],
             args=[f"{self.worker}-{self._tokens}", n, *pairs],
         )
+        self.outbox = {}  # queued (not before: a failed round trip keeps them)
         if self._seen is not None:
             self._seen.new_epoch(int(epoch))
         return [(popped[i].decode(), popped[i + 1]) for i in range(0, len(popped), 2)]
@@ -586,6 +591,7 @@ class Shared:
             pipe = self.server.pipeline(transaction=True)
             self._end_leases(pipe, tokens)
             pipe.execute()
+            self.outbox = {}  # queued with them
 
     def push_results(self, payload: bytes, tokens: list[str]) -> None:
         """A worker of another machine: its results to the writers, and the leases they end, in one step."""
@@ -594,6 +600,8 @@ class Shared:
         if tokens:
             self._end_leases(pipe, tokens)
         pipe.execute()
+        if tokens:
+            self.outbox = {}  # queued with them
 
     def drain(self, write: Callable[[bytes], None]) -> None:
         """A writer: write the results other machines' workers sent, one batch at a time.

@@ -124,7 +124,9 @@ def test_a_url_seen_as_a_resource_is_still_crawled_once_as_a_page_by_any_worker(
     whichever worker of a shared crawl sees which link (they share the seen-set, nothing else)."""
     image = Link("https://www.site.test/guide.html", "", "", False, True, kind="img", is_page=False)
     a, b = workers_seen(_config(), Stats()), workers_seen(_config(), Stats())
-    assert [(x.url, x.resource) for x in a.admit_all([image], 0)] == [("https://www.site.test/guide.html", True)]
+    assert [(x.url, x.resource) for x in a.admit_all([image], 0)] == [
+        ("https://www.site.test/guide.html", True)
+    ]
     assert b.admit_all([image], 0) == []  # checked once as a resource
     assert [(x.url, x.resource) for x in b.admit_all(_links("/guide.html"), 0)] == [
         ("https://www.site.test/guide.html", False)
@@ -237,7 +239,9 @@ def test_the_site_spider_queues_on_disk_and_cleans_its_scratch(big_site, tmp_pat
     db = tmp_path / "alone.db"
     result = crawl(db, url, LINKROT_RESOLVE=RESOLVE, LINKROT_MEMORY_REQUESTS=20)
     # past 20 pending requests in memory, the others waited on disk
-    assert result.stats["scheduler/enqueued/memory"] >= 20 and result.stats.get("scheduler/enqueued/disk", 0) > 0
+    assert (
+        result.stats["scheduler/enqueued/memory"] >= 20 and result.stats.get("scheduler/enqueued/disk", 0) > 0
+    )
     assert result.stats["scheduler/dequeued/disk"] == result.stats["scheduler/enqueued/disk"]
     assert result.db["pages"].count >= PAGES + 2 and {
         r["url"].rsplit("/", 1)[1] for r in result.rows("orphans")
@@ -313,7 +317,9 @@ def worker(command: list[str], **settings: str) -> subprocess.Popen:
     for name, value in settings.items():
         args += ["-s", f"{name}={value}"]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "linkrot.settings"}
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _WORKERS.append(proc)
     return proc
 
