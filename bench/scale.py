@@ -209,8 +209,11 @@ def main() -> None:
                 one(f"http://127.0.0.1:{port}/", f"scale-{pages}", args.set, env, timeout=args.timeout)
             )
         print(table([row(r) for r in results]), flush=True)
-    if len(results) > 1:
-        a, b = results[0], results[-1]
+    a, b = (
+        min(results, key=lambda r: r["pages"], default=None),
+        max(results, key=lambda r: r["pages"], default=None),
+    )
+    if a is not None and b["pages"] > a["pages"]:  # sizes in any order (20000,100000,20000: back to back)
         slope = (b["rss"] - a["rss"]) / (b["pages"] - a["pages"])
         print(f"\npeak RSS grows {slope:.0f} bytes per page between {a['pages']} and {b['pages']} pages")
     if args.two_workers:
