@@ -255,11 +255,15 @@ class RedisSeen:
             self.epoch = epoch
             self.recent, self.older = set(), set()
 
-    def known(self, urls: Sequence[str]) -> list[bool]:
+    def _lookup(self, urls: Sequence[str]) -> tuple[list[bytes], list[bool], list[int]]:
+        """The URLs' hashes, whether each is remembered as seen, and the positions of those to ask about."""
         hashes = [self._hash(u) for u in urls]
         recent, older = self.recent, self.older
-        answer = [h in recent or h in older for h in hashes]
-        ask = [i for i, k in enumerate(answer) if not k]
+        known = [h in recent or h in older for h in hashes]
+        return hashes, known, [i for i, k in enumerate(known) if not k]
+
+    def known(self, urls: Sequence[str]) -> list[bool]:
+        hashes, answer, ask = self._lookup(urls)
         if ask:
             found = self.server.smismember(self.key, [hashes[i] for i in ask])
             for i, k in zip(ask, found):
@@ -278,11 +282,8 @@ class RedisSeen:
         known: which are known, which were claimed new under their ``claims`` key (None: not to be
         claimed), and the page budget's count over all workers after the new ``pages`` (None when Redis
         was not asked)."""
-        hashes = [self._hash(u) for u in urls]
-        recent, older = self.recent, self.older
-        known = [h in recent or h in older for h in hashes]
+        hashes, known, ask = self._lookup(urls)
         claimed = [False] * len(urls)
-        ask = [i for i, k in enumerate(known) if not k]
         if not ask:
             return known, claimed, None
         keys = {
@@ -300,15 +301,17 @@ class RedisSeen:
             ],
         )
         new: list[bytes] = []
+        seen: list[bytes] = []  # in the set now: the known URLs, and the claims made here or before
         for i, state in zip(ask, answer):
             if state == 2:
                 known[i] = True
-                self._remember([hashes[i]])
+                seen.append(hashes[i])
             elif state in (1, 3):
-                self._remember([keys[i]])
+                seen.append(keys[i])
                 if state == 1:
                     claimed[i] = True
                     new.append(keys[i])
+        self._remember(seen)
         if lease:
             self.shared.claimed(lease, new)
         return known, claimed, int(total)
