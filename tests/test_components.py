@@ -215,3 +215,22 @@ def test_pending_requests_survive_the_disk_queue(tmp_path):
     assert (again.method, again.body, again.callback) == ("POST", b"x=1", spider.on_response)
     assert queue.pop() is None
     queue.close()
+
+
+def test_the_objects_of_a_running_crawl_skip_garbage_collection_and_go_back_to_it_when_it_ends(tmp_path):
+    import gc
+
+    from scrapy import signals
+
+    from linkrot.process import LongLived, StatsCollector
+
+    crawler = crawler_for(SiteSpider, tmp_path / "x.db", url=SITE)
+    assert isinstance(crawler.stats, StatsCollector)  # linkrot's settings name it
+    crawler.stats.inc_value("linkrot/pages", spider=crawler.spider)  # the deprecated argument still works
+    assert crawler.stats.get_value("linkrot/pages") == 1
+    LongLived.from_crawler(crawler)
+    crawler.signals.send_catch_log(signals.engine_started)
+    frozen = gc.get_freeze_count()
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    # a process that runs crawl after crawl (a test suite, a Scrapyd runner) keeps none of them
+    assert frozen > 10_000 and gc.get_freeze_count() == 0

@@ -39,13 +39,19 @@ RESOLVE = "*.test=127.0.0.1"
 # -- pure: the seen-set on disk, the frontier, the words of a truncated crawl ----------------
 
 
-def test_disk_seen_says_new_once_across_batches_and_flushes(tmp_path):
-    seen = DiskSeen(tmp_path / "seen.sqlite", batch=3)
+@pytest.mark.parametrize("memory", [1000, 4], ids=["in-memory", "spilled-to-disk"])
+def test_disk_seen_says_new_once_across_batches_and_flushes(tmp_path, memory):
+    seen = DiskSeen(tmp_path / "seen.sqlite", batch=3, memory=memory)
     assert seen.claim(["https://a.test/1", "https://a.test/2", "https://a.test/1"]) == [True, True, False]
     assert seen.claim(["https://a.test/3", "https://a.test/2"]) == [True, False]  # 3 pending: flushed
     assert seen.known(["https://a.test/1", "https://a.test/4"]) == [True, False]
     assert "https://a.test/3" in seen and "https://a.test/5" not in seen
     assert seen.update(f"https://a.test/{i}" for i in range(10)) == 7 and len(seen) == 10
+    # batches merged in any order, some past the memory bound: every URL claimed once stays seen
+    urls = [f"https://b.test/{i}" for i in range(500)]
+    assert seen.update(urls[::-1]) == 500 and seen.update(urls) == 0
+    assert seen.known(urls[::7] + ["https://b.test/x"]) == [True] * len(urls[::7]) + [False]
+    assert len(seen) == 510
     seen.close()
     assert not (tmp_path / "seen.sqlite").exists()  # scratch: gone when the process is done
 
