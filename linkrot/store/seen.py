@@ -114,16 +114,16 @@ class DiskSeen:
         if not self._pending:
             return
         new = sorted(self._pending)
-        self._pending.clear()
         if len(self._sorted) + len(new) <= self._memory:
             self._sorted = _merged(self._sorted, new)
-            return
-        self._conn.execute("BEGIN")
-        self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in self._sorted))
-        self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in new))
-        self._conn.execute("COMMIT")
-        self._stored += len(self._sorted) + len(new)
-        self._sorted = array("q")
+        else:
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in self._sorted))
+            self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in new))
+            self._conn.execute("COMMIT")
+            self._stored += len(self._sorted) + len(new)
+            self._sorted = array("q")
+        self._pending.clear()
 
     def close(self) -> None:
         self._conn.close()
