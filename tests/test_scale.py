@@ -491,7 +491,9 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
     victim = worker(["site", "-a", f"url={url}"], **settings)
     deadline = time.monotonic() + 120
     while True:  # kill the victim while pages are being crawled
-        assert time.monotonic() < deadline and victim.poll() is None and survivor.poll() is None
+        for proc in (survivor, victim):  # a worker that ended before the kill says why
+            assert proc.poll() is None, f"a worker exited with {proc.returncode}: {proc.stderr.read()[-3000:]}"
+        assert time.monotonic() < deadline
         rows = 0
         if db.exists():
             try:
