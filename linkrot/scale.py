@@ -348,9 +348,8 @@ class Shared:
         # the spider's feeding, from a cursor (``fed``): set by the spider, called on a takeover
         self.feeder: Callable[[str | None], None] | None = None
         self.leased: dict[str, Any] = {}  # token -> request, this worker's leases handed to the engine
-        self.outbox: dict[
-            bytes, float
-        ] = {}  # requests scheduled here, not sent to Redis yet: request -> score
+        # requests scheduled here, not sent to Redis yet: request -> score
+        self.outbox: dict[bytes, float] = {}
         self._seen: RedisSeen | None = None
         self.claims: dict[str, list[bytes]] = {}  # token -> URL hashes claimed while reading its answer
         self._warned_no_writer = False

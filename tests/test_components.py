@@ -8,6 +8,7 @@ sees - the ``runs`` row, the rows written, the stats, the errors.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
 
@@ -16,7 +17,7 @@ import sqlite_utils
 from linkrot.pipelines.store import StorePipeline
 from linkrot.spiders.backlinks import BacklinksSpider
 from linkrot.spiders.site import SiteSpider
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
@@ -24,6 +25,7 @@ from linkrot import settings as linkrot_settings
 from linkrot.errors import ConfigError, NotALinkrotDatabaseError, NothingToCheckError, RunLockedError
 from linkrot.items import SitemapEntry, TrapEntry, UrlResult
 from linkrot.middlewares import RetryAfterMiddleware
+from linkrot.process import LongLived, StatsCollector
 from linkrot.run import Run
 
 SITE = "http://www.example.test/"
@@ -218,12 +220,6 @@ def test_pending_requests_survive_the_disk_queue(tmp_path):
 
 
 def test_the_objects_of_a_running_crawl_skip_garbage_collection_and_go_back_to_it_when_it_ends(tmp_path):
-    import gc
-
-    from scrapy import signals
-
-    from linkrot.process import LongLived, StatsCollector
-
     crawler = crawler_for(SiteSpider, tmp_path / "x.db", url=SITE)
     assert isinstance(crawler.stats, StatsCollector)  # linkrot's settings name it
     crawler.stats.inc_value("linkrot/pages", spider=crawler.spider)  # the deprecated argument still works
