@@ -160,6 +160,45 @@ def test_a_batch_that_cannot_be_written_stops_the_crawl_with_a_reason(tmp_path, 
     assert runs(db)[0]["state"] == "interrupted"  # the next run with the same arguments resumes it
 
 
+def test_a_big_crawl_writes_on_a_thread_and_a_batch_that_fails_there_still_stops_it(tmp_path, caplog):
+    db = tmp_path / "x.db"
+    settings = {"LINKROT_BATCH_SIZE": 1, "LINKROT_FLUSH_INTERVAL": 0, "LINKROT_DEFER_LINK_INDEX": 2}
+    crawler = crawler_for(SiteSpider, db, url=SITE, settings=settings)
+    run = Run.from_crawler(crawler)
+    crawler.get_extension = lambda cls: run
+    closed: list[str] = []
+
+    class Engine:
+        running = True
+
+        def close_spider_async(self, reason: str) -> None:
+            closed.append(reason)
+
+    crawler.engine = Engine()
+    pipeline = StorePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    rows = sqlite_utils.Database(db)
+    for path in ("", "a", "b"):  # two on the crawl's thread; past LINKROT_DEFER_LINK_INDEX, on the writer's
+        pipeline.process_item(UrlResult(url=f"{SITE}{path}", outcome="ok", is_internal=True, http_status=200))
+    assert crawler.stats.get_value("linkrot/writer_thread/from") == 2
+    pipeline.process_item(TrapEntry(f"{SITE}cal?…", "more than 2 query strings of one path", f"{SITE}cal?m=3"))
+    run.flush_items()  # what a spider calls before it reads the database back: everything is written
+    assert rows["urls"].count == 3 and rows["traps"].count == 1
+
+    def full_disk(batch, store=None):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    pipeline.write = full_disk
+    pipeline.process_item(UrlResult(url=f"{SITE}c", outcome="ok", is_internal=True, http_status=200))
+    pipeline.process_item(UrlResult(url=f"{SITE}d", outcome="ok", is_internal=True, http_status=200))
+    run.flush_items()
+    assert closed == ["linkrot_write_failed"] and "disk is full" in caplog.text
+    crawler.engine = None
+    pipeline.close_spider()
+    run.spider_closed(crawler.spider, "linkrot_write_failed")
+    assert runs(db)[0]["state"] == "interrupted" and rows["urls"].count == 3
+
+
 def test_retry_after_waits_what_the_server_says_then_gives_up(tmp_path):
     crawler = crawler_for(
         SiteSpider,

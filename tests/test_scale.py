@@ -433,6 +433,7 @@ def test_a_big_crawl_indexes_its_links_once_at_the_end_and_finds_the_same(big_si
     db = tmp_path / "deferred.db"
     result = crawl(db, url, LINKROT_RESOLVE=RESOLVE, LINKROT_DEFER_LINK_INDEX=100, LINKROT_BATCH_SIZE=50)
     assert 100 <= result.stats["linkrot/link_index/deferred_at"] < 150
+    assert result.stats["linkrot/writer_thread/from"] == result.stats["linkrot/link_index/deferred_at"]
     assert "links indexed by target in" in result.log
     assert views(db) == views(alone)
     assert [r["name"] for r in result.db.query("SELECT name FROM sqlite_master WHERE name = 'links_target'")]
