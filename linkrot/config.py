@@ -7,6 +7,7 @@ Scrapy's own knobs (``ROBOTSTXT_OBEY``, ``REDIRECT_MAX_TIMES``,
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -229,6 +230,35 @@ class ScaleConfig:
             workers=as_int("LINKROT_WORKERS", settings.get("LINKROT_WORKERS"), minimum=1),
             lease=as_float("LINKROT_LEASE_SECONDS", settings.get("LINKROT_LEASE_SECONDS"), minimum=1.0),
             ahead=as_int("LINKROT_SHARED_QUEUE_AHEAD", settings.get("LINKROT_SHARED_QUEUE_AHEAD"), minimum=1),
+        )
+
+
+def configure_scale(settings: Any) -> None:
+    """From a spider's ``update_settings``: the scheduler of a shared crawl, or the disk scheduler.
+
+    Scrapy has no politeness across processes: each of N workers gets 1/N of the per-host
+    concurrency and N times the download delay, so together they stay within the budget.
+    Here, not in :mod:`linkrot.scale`, so that a crawl alone never imports redis.
+    """
+    config = ScaleConfig.from_settings(settings)
+    if not config.redis_url:
+        settings.set("SCHEDULER", "linkrot.scratch.DiskScheduler", priority="spider")
+        return
+    if importlib.util.find_spec("scrapy_redis") is None:
+        raise ConfigError("LINKROT_REDIS_URL needs scrapy-redis: pip install 'linkrot-crawler[scale]'")
+    settings.set("SCHEDULER", "linkrot.scale.SharedScheduler", priority="spider")
+    per_host = "CONCURRENT_REQUESTS_PER_DOMAIN"
+    settings.set(
+        per_host,
+        max(1, settings.getint(per_host) // config.workers),
+        priority=max(settings.getpriority(per_host) or 0, 30),
+    )
+    delay = settings.getfloat("DOWNLOAD_DELAY")
+    if delay:
+        settings.set(
+            "DOWNLOAD_DELAY",
+            delay * config.workers,
+            priority=max(settings.getpriority("DOWNLOAD_DELAY") or 0, 30),
         )
 
 

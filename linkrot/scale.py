@@ -53,7 +53,6 @@ from scrapy.exceptions import DontCloseSpider
 from twisted.internet import task
 
 from .config import ScaleConfig
-from .errors import ConfigError
 from .scratch import decode_request, encode_request
 
 try:  # the `scale` extra; without it a process crawls alone
@@ -184,34 +183,6 @@ def crawl_key(spider: str, site: str | None, args: dict[str, Any]) -> str:
     """One prefix per crawl: the same spider, site and arguments share; anything else does not."""
     digest = hashlib.sha1(json.dumps([site, args], sort_keys=True, default=str).encode()).hexdigest()
     return f"linkrot:{spider}:{digest[:12]}"
-
-
-def configure(settings: Any) -> None:
-    """From a spider's ``update_settings``: the scheduler of a shared crawl, or the disk scheduler.
-
-    Scrapy has no politeness across processes: each of N workers gets 1/N of the per-host
-    concurrency and N times the download delay, so together they stay within the budget.
-    """
-    config = ScaleConfig.from_settings(settings)
-    if not config.redis_url:
-        settings.set("SCHEDULER", "linkrot.scratch.DiskScheduler", priority="spider")
-        return
-    if redis is None:
-        raise ConfigError("LINKROT_REDIS_URL needs scrapy-redis: pip install 'linkrot-crawler[scale]'")
-    settings.set("SCHEDULER", "linkrot.scale.SharedScheduler", priority="spider")
-    per_host = "CONCURRENT_REQUESTS_PER_DOMAIN"
-    settings.set(
-        per_host,
-        max(1, settings.getint(per_host) // config.workers),
-        priority=max(settings.getpriority(per_host) or 0, 30),
-    )
-    delay = settings.getfloat("DOWNLOAD_DELAY")
-    if delay:
-        settings.set(
-            "DOWNLOAD_DELAY",
-            delay * config.workers,
-            priority=max(settings.getpriority("DOWNLOAD_DELAY") or 0, 30),
-        )
 
 
 class RedisSeen:

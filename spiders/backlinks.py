@@ -20,9 +20,9 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from linkrot import render, scale
+from linkrot import render
 from linkrot.checks import AnchorBook, Reading, check_page, find_links, needs_render, seems_removed
-from linkrot.config import BacklinksConfig
+from linkrot.config import BacklinksConfig, configure_scale
 from linkrot.guard import POLICY
 from linkrot.items import UrlResult
 from linkrot.matching import site_key
@@ -58,7 +58,7 @@ class BacklinksSpider(RenderMixin, HopSpider):
             # the browser's handler, launch options, render slot and memory budget (linkrot.render)
             for name, value in render.configure(settings).items():
                 settings.set(name, value, priority="spider")
-        scale.configure(settings)  # after the per-host budget above: shared by the workers of a scaled run
+        configure_scale(settings)  # after the per-host budget above: shared by the workers of a scaled run
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> BacklinksSpider:

@@ -19,9 +19,8 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http import HtmlResponse, Response
 
-from linkrot import scale
 from linkrot.auth import LOGIN_ARGS, SiteLogin, login_hint
-from linkrot.config import SiteConfig
+from linkrot.config import SiteConfig, configure_scale
 from linkrot.frontier import Frontier
 from linkrot.items import Link, UrlResult
 from linkrot.reader import PageFacts, header_values, read_page
@@ -49,7 +48,7 @@ class SiteSpider(SitemapsMixin, NotFoundProbeMixin, HopSpider):
     @classmethod
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
-        scale.configure(settings)
+        configure_scale(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SiteSpider:

@@ -11,6 +11,8 @@ import asyncio
 import gc
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import sqlite_utils
@@ -197,6 +199,25 @@ def test_a_big_crawl_writes_on_a_thread_and_a_batch_that_fails_there_still_stops
     pipeline.close_spider()
     run.spider_closed(crawler.spider, "linkrot_write_failed")
     assert runs(db)[0]["state"] == "interrupted" and rows["urls"].count == 3
+
+
+def test_a_crawl_alone_never_imports_redis():
+    # redis and scrapy-redis cost every run's start ~65 ms: only a shared crawl (LINKROT_REDIS_URL) loads them
+    code = """
+import sys
+from scrapy.settings import Settings
+from linkrot.spiders.backlinks import BacklinksSpider
+from linkrot.spiders.site import SiteSpider
+for spider in (SiteSpider, BacklinksSpider):
+    settings = Settings()
+    settings.setmodule("linkrot.settings", priority="project")
+    spider.update_settings(settings)
+    assert settings["SCHEDULER"] == "linkrot.scratch.DiskScheduler", settings["SCHEDULER"]
+print(sorted(m for m in sys.modules if m.partition(".")[0] in ("redis", "scrapy_redis") or m == "linkrot.scale"))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_retry_after_waits_what_the_server_says_then_gives_up(tmp_path):
