@@ -159,7 +159,7 @@ class StorePipeline:
                 logger.exception("linkrot: results could not be written; the crawl stops")
                 self._stop()
                 continue
-            if leases and not self._failed:
+            if leases:
                 self.run.scale.release(leases)  # written: a worker killed from now on leaves nothing to redo
             wait = everything
 
