@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 _IN_FLIGHT = 2  # batches handed to the writer thread before the crawl waits for the oldest one
 
+
 class StorePipeline:
     """Buffers results and flushes them every ``LINKROT_BATCH_SIZE`` items or
     ``LINKROT_FLUSH_INTERVAL`` seconds, so Datasette sees a crawl progress.
@@ -134,7 +135,9 @@ class StorePipeline:
 
     def _start_thread_if_big(self) -> None:
         threshold = self.run.config.defer_link_index
-        if self._thread is None and threshold and self.written >= threshold:
+        # an in-memory database is one connection's own: another connection would write elsewhere
+        in_memory = str(self.run.store.path) == ":memory:"
+        if self._thread is None and threshold and self.written >= threshold and not in_memory:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="linkrot-writer")
             self.crawler.stats.set_value("linkrot/writer_thread/from", self.written)
 
