@@ -69,10 +69,12 @@ class Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite_utils.Database(str(path))
         self._conn: sqlite3.Connection = self._db.conn
+        # first: workers of a shared crawl open a new database at the same moment, and turning WAL on
+        # takes a lock the others must wait for, not fail on ("database is locked")
+        self._conn.execute("PRAGMA busy_timeout = 10000")
         # WAL: Datasette and the CLI read while a crawl writes; NORMAL is durable enough in WAL mode
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA busy_timeout = 10000")
         # a crawl's batch dirties more pages than SQLite's default 2 MB holds: they spilled to the log
         # before the commit and were written again (measured at 100,000 pages: 323 KB written per page
         # crawled with 2 MB, 239 KB with 16 MiB)
