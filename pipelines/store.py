@@ -135,9 +135,10 @@ class StorePipeline:
 
     def _start_thread_if_big(self) -> None:
         threshold = self.run.config.defer_link_index
+        if self._thread is not None or not threshold or self.written < threshold:
+            return
         # an in-memory database is one connection's own: another connection would write elsewhere
-        in_memory = str(self.run.store.path) == ":memory:"
-        if self._thread is None and threshold and self.written >= threshold and not in_memory:
+        if str(self.run.store.path) != ":memory:":
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="linkrot-writer")
             self.crawler.stats.set_value("linkrot/writer_thread/from", self.written)
 
