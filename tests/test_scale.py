@@ -308,14 +308,18 @@ _WORKERS: list[subprocess.Popen] = []
 
 
 @pytest.fixture(autouse=True)
-def no_worker_left():
-    """A test that fails half-way leaves no crawl running behind it (CI waits for none)."""
+def no_worker_left(request):
+    """A test that fails half-way leaves no crawl running behind it (CI waits for none), and no keys in
+    the module's Redis: the next test's crawl of the same spider and export has the same key, and would
+    join the stale run instead of starting its own."""
     yield
     while _WORKERS:
         proc = _WORKERS.pop()
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=30)
+    if "redis_url" in request.fixturenames:
+        request.getfixturevalue("redis_url")[1].flushdb()
 
 
 def worker(command: list[str], **settings: str) -> subprocess.Popen:
@@ -502,7 +506,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
                     rows = conn.execute("SELECT count(*) FROM urls").fetchone()[0]
             except sqlite3.OperationalError:  # the schema may not be there yet
                 rows = 0
-        if rows >= PAGES / 4:
+        if rows >= PAGES / 4 and leases_of(redis_url[1], "site", victim):  # it holds pages: some to redo
             break
         time.sleep(0.1)
     victim.send_signal(signal.SIGKILL)
@@ -515,6 +519,11 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
     # nothing twice: one row per URL (the key), and no page counted twice in the views
     pages = [r[0] for r in views(db)["pages"]]
     assert len(pages) == len(set(pages))
+
+
+def leases_of(client, spider: str, proc: subprocess.Popen) -> int:
+    """How many requests the worker ``proc`` has popped and not finished (its id holds its pid)."""
+    return sum(client.hlen(key) for key in client.keys(f"linkrot:{spider}:*:leases:*-{proc.pid}-*"))
 
 
 def wait_for_run(client, spider: str, proc: subprocess.Popen) -> None:
@@ -548,9 +557,11 @@ def test_workers_on_another_machine_send_their_results_to_the_run_database(
     remote = worker(["site", "-a", f"url={url}"], LINKROT_DB=str(elsewhere), **settings)
     if kill:
         deadline = time.monotonic() + 120
-        while len(server.hits) - since < PAGES / 3:  # kill it while pages are being crawled
+        # kill it while pages are being crawled and it holds some of them (it starts while the writer
+        # already crawls: killed before its first pop, it would leave nothing to take over)
+        while len(server.hits) - since < PAGES / 3 or not leases_of(redis_url[1], "site", remote):
             assert time.monotonic() < deadline and remote.poll() is None
-            time.sleep(0.05)
+            time.sleep(0.02)
         remote.send_signal(signal.SIGKILL)
         remote.wait(30)
         log = finish(writer)
