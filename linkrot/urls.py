@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import functools
 import ipaddress
+import re
 from typing import NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -232,6 +233,27 @@ def _netloc_end(url: str) -> int:
 def host_of(url: str) -> str:
     """The network location of a URL (host, and port when not default, without userinfo)."""
     return url[url.find("//") + 2 : _netloc_end(url)].rpartition("@")[2].lower()
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # urlsplit's idea of a scheme
+
+
+def download_slot(url: str) -> str:
+    """Scrapy's download slot of a URL, ``urlparse(url).hostname or ""``, without parsing the rest.
+
+    For a URL of a request (absolute, already escaped by Scrapy): the host, lower-cased, without
+    userinfo, port or the brackets of an IPv6 address."""
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    if url[start : start + 2] != "//":  # no network location (data:, mailto:...)
+        return ""
+    host = url[start + 2 : _netloc_end(url)].rpartition("@")[2]
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    else:
+        host = host.partition(":")[0]
+    name, percent, zone = host.partition("%")
+    return name.lower() + percent + zone
 
 
 def hostname_of(url: str) -> str:

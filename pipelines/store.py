@@ -1,6 +1,6 @@
 """Write items to the run's SQLite store in batches (never one commit per item).
 
-A big crawl (past ``LINKROT_DEFER_LINK_INDEX`` URLs written) writes on a thread of its own, so the
+A big crawl (past ``LINKROT_DEFER_LINK_INDEX`` URLs written or found) writes on a thread of its own, so the
 crawl goes on while SQLite reads back the B-tree pages it inserts into.
 
 In a crawl shared by workers on several machines (docs/scale-out.md), a worker whose database
@@ -36,8 +36,8 @@ class StorePipeline:
     it ends) is :class:`linkrot.run.Run`'s.  A batch that cannot be written (disk full,
     database locked too long) stops the crawl: the run is resumed from what was written.
 
-    Past ``LINKROT_DEFER_LINK_INDEX`` URLs written, the batches are written on a thread of their
-    own, with a connection of their own: the database has outgrown the caches, each batch's inserts
+    Past ``LINKROT_DEFER_LINK_INDEX`` URLs written or found, the batches are written on a thread of
+    their own, with a connection of their own: the database has outgrown the caches, each batch's inserts
     read leaf pages back from the disk (SQLite lets other threads run meanwhile), and the crawl goes
     on while they are read.  Below it the thread would only cost CPU (measured at 20,000 pages: no
     faster).  Whatever reads the database back first waits for the batches handed over.
@@ -57,6 +57,7 @@ class StorePipeline:
         self._writes: deque[tuple[Future, list[str]]] = deque()  # in order: (a write, the leases it ends)
         self._failed = False
         self.written = 0  # URLs this process wrote (LINKROT_DEFER_LINK_INDEX)
+        self._deferred = False  # the links' index by target is left to the end of the run
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -133,9 +134,20 @@ class StorePipeline:
         self.flush()
         self._collect(wait=True, everything=True)
 
-    def _start_thread_if_big(self) -> None:
+    def _big(self) -> bool:
+        """Past ``LINKROT_DEFER_LINK_INDEX`` URLs written, or found by the crawl's frontier: a site whose
+        pages link to many new URLs each is known to be big long before its pages are written (a
+        million-page site: after 3,000), and its links' targets are spread over all of them."""
         threshold = self.run.config.defer_link_index
-        if self._thread is not None or not threshold or self.written < threshold:
+        return bool(threshold) and (self.written >= threshold or self._found() >= threshold)
+
+    def _found(self) -> int:
+        """URLs the crawl's frontier knows (0 for a shared crawl's seen-set in Redis, not counted)."""
+        seen = getattr(getattr(self.crawler.spider, "frontier", None), "seen", None)
+        return len(seen) if hasattr(seen, "__len__") else 0
+
+    def _start_thread_if_big(self) -> None:
+        if self._thread is not None or not self._big():
             return
         # an in-memory database is one connection's own: another connection would write elsewhere
         if str(self.run.store.path) != ":memory:":
@@ -193,17 +205,19 @@ class StorePipeline:
             store.record_limits(run_id, batch["limits"])
 
     def defer_link_index(self, written: int, store: Store) -> None:
-        """Past ``LINKROT_DEFER_LINK_INDEX`` URLs, stop indexing links by target row by row: the run
+        """Once the crawl is big (:meth:`_big`), stop indexing links by target row by row: the run
         builds the index when it ends (:meth:`linkrot.store.Store.ensure_link_index`)."""
-        threshold = self.run.config.defer_link_index
-        before, self.written = self.written, self.written + written
-        if threshold and before < threshold <= self.written and store.defer_link_index():
-            logger.info(
-                "linkrot: %d URLs written: links are indexed by target once, when the crawl ends "
-                "(views of who links where are slow until then; LINKROT_DEFER_LINK_INDEX)",
-                self.written,
-            )
-            self.crawler.stats.set_value("linkrot/link_index/deferred_at", self.written)
+        self.written += written
+        if not self._deferred and self._big():
+            self._deferred = True
+            if store.defer_link_index():
+                logger.info(
+                    "linkrot: %d URLs written, %d found: links are indexed by target once, when the crawl "
+                    "ends (views of who links where are slow until then; LINKROT_DEFER_LINK_INDEX)",
+                    self.written,
+                    self._found(),
+                )
+                self.crawler.stats.set_value("linkrot/link_index/deferred_at", self.written)
 
     def close_spider(self) -> None:
         if self._flusher is not None and self._flusher.running:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 
 import pytest
 import sqlite_utils
@@ -277,6 +278,38 @@ def test_pending_requests_survive_the_disk_queue(tmp_path):
     assert (again.method, again.body, again.callback) == ("POST", b"x=1", spider.on_response)
     assert queue.pop() is None
     queue.close()
+
+
+def test_the_disk_queue_keeps_order_across_its_batches_and_bounds_what_waits_in_memory(tmp_path, monkeypatch):
+    from linkrot.scratch import PlainPickleFifoDiskQueue
+
+    crawler = crawler_for(SiteSpider, tmp_path / "x.db", url=SITE)
+    spider = crawler.spider
+    queue = PlainPickleFifoDiskQueue.from_crawler(crawler, str(tmp_path / "q"))
+    urls = [f"{SITE}p{i}" for i in range(1000)]
+    out = []
+    for i, url in enumerate(urls):  # pushes and pops interleaved, over several batches
+        queue.push(spider.fetch(url, meta={"linkrot_kind": "page"}))
+        if i % 3 == 0:
+            out.append(queue.pop().url)
+    assert len(queue) == 1000 - len(out)
+    while (request := queue.pop()) is not None:
+        out.append(request.url)
+    assert out == urls and len(queue) == 0  # first in, first out, none lost, none twice
+    with pytest.raises(ValueError):  # as Scrapy's queues: the scheduler keeps such a request in memory
+        queue.push(spider.fetch(SITE + "x", meta={"linkrot_kind": "page", "lock": threading.Lock()}))
+    queue.close()
+    # many queues (a crawl's download slots) never hold more than the budget in memory together
+    monkeypatch.setattr(PlainPickleFifoDiskQueue, "BUFFERED_BYTES", 2000)
+    queues = [PlainPickleFifoDiskQueue.from_crawler(crawler, str(tmp_path / f"s{k}")) for k in range(50)]
+    for k, q in enumerate(queues):
+        for i in range(20):
+            q.push(spider.fetch(f"http://h{k}.test/{i}", meta={"linkrot_kind": "resource"}))
+            assert PlainPickleFifoDiskQueue._buffered <= 2000 + 300  # the budget and one request
+    assert [q.pop().url for q in queues[:2]] == ["http://h0.test/0", "http://h1.test/0"]
+    for q in queues:
+        q.close()
+    assert PlainPickleFifoDiskQueue._buffered == 0
 
 
 def test_the_objects_of_a_running_crawl_skip_garbage_collection_and_go_back_to_it_when_it_ends(tmp_path):

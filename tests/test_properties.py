@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from urllib.parse import urlparse
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from linkrot.errors import ImportFileError
 from linkrot.extract import parse_html
 from linkrot.importers import BacklinkRow, read_export
 from linkrot.matching import _elsewhere, find_link, link_key, same_page, site_key
-from linkrot.urls import absolute_url, normalize_url
+from linkrot.urls import absolute_url, download_slot, normalize_url
 
 LABEL = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12)
 # a top-level label is never all digits: browsers read such a host as an IPv4 address (WHATWG)
@@ -197,3 +198,26 @@ def test_plain_links_skip_normalizing_and_the_others_do_not():
     ):
         assert not _already_normal(url), url
         assert normalize_url(url) == normal
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(urls(), st.text(), st.lists(URL_PARTS, max_size=8).map("".join)),
+    st.sampled_from(["", "user@", "u:p@", "a@b@"]),
+    st.sampled_from(["", ":8080", ":"]),
+    st.booleans(),
+)
+def test_a_requests_download_slot_is_the_one_scrapy_would_find(url, userinfo, port, upper):
+    """The scheduler's host of a request (linkrot.scratch.SlotPriorityQueue) without urlparse: the same
+    slot as Scrapy's downloader, or requests would wait behind the wrong slot's activity."""
+    if url.startswith("https://"):
+        rest = url[len("https://") :]
+        host, sep, path = rest.partition("/")
+        host = host.upper() if upper else host
+        url = f"https://{userinfo}{host}{port}{sep}{path}"
+    try:
+        url = Request(url).url  # as requests have them: with a scheme, escaped
+        expected = urlparse(url).hostname or ""
+    except ValueError:  # no request ("no scheme"), or no URL Scrapy could download ("http://[")
+        return
+    assert download_slot(url) == expected

@@ -46,6 +46,7 @@ class DiskSeen:
         self._pending: set[int] = set()
         self._batch = batch
         self._sorted = array("q")  # the hashes flushed from _pending, sorted: up to `memory` of them
+        self._buckets = _buckets(self._sorted)  # where each value of a hash's top bits starts in it
         self._memory = memory
         self._count = self._conn.execute("SELECT count(*) FROM seen").fetchone()[0]
         self._stored = self._count  # hashes on disk: none yet means no query at all (most sites)
@@ -116,6 +117,7 @@ class DiskSeen:
         new = sorted(self._pending)
         if len(self._sorted) + len(new) <= self._memory:
             self._sorted = _merged(self._sorted, new)
+            self._buckets = _buckets(self._sorted)
         else:
             self._conn.execute("BEGIN")
             self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in self._sorted))
@@ -123,6 +125,7 @@ class DiskSeen:
             self._conn.execute("COMMIT")
             self._stored += len(self._sorted) + len(new)
             self._sorted = array("q")
+            self._buckets = _buckets(self._sorted)
         self._pending.clear()
 
     def close(self) -> None:
@@ -131,11 +134,13 @@ class DiskSeen:
 
     def _flushed(self, hashes: list[int]) -> set[int]:
         """Those of ``hashes`` in the sorted array or on disk."""
-        packed, found, rest = self._sorted, set(), []
+        packed, buckets, found, rest = self._sorted, self._buckets, set(), []
         if packed:
-            end = len(packed)
             for h in hashes:
-                i = bisect_left(packed, h)
+                # bisection within the hash's bucket: 4 steps instead of 20 at a million hashes
+                top = (h >> _SHIFT) + _BUCKETS // 2
+                end = buckets[top + 1]
+                i = bisect_left(packed, h, buckets[top], end)
                 if i < end and packed[i] == h:
                     found.add(h)
                 else:
@@ -151,6 +156,21 @@ class DiskSeen:
             sql = f"SELECT h FROM seen WHERE h IN ({', '.join('?' * len(part))})"
             found.update(row[0] for row in self._conn.execute(sql, part))
         return found
+
+
+_BITS = 16  # the sorted array is cut in 2**16 buckets by the hashes' top bits
+_BUCKETS = 1 << _BITS
+_SHIFT = 64 - _BITS
+
+
+def _buckets(packed: array) -> array:
+    """Where each bucket starts in the sorted array (``_BUCKETS + 1`` offsets, the last one its end).
+
+    The hashes are uniform, so a bucket holds ``len / 65536`` of them: looking one up bisects
+    a handful instead of the whole array (each step boxes an int: they were most of the lookup)."""
+    low = -(1 << 63)
+    step = 1 << _SHIFT
+    return array("q", (bisect_left(packed, low + b * step) for b in range(_BUCKETS))) + array("q", [len(packed)])
 
 
 def _merged(packed: array, new: list[int]) -> array:
