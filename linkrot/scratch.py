@@ -108,8 +108,6 @@ class DiskScheduler(Scheduler):
         if getattr(crawler.spider, "disk_queue", False) and run is not None and run.scratch is not None:
             scheduler.dqdir = str(run.scratch.path("requests"))
             scheduler.memory_requests = memory_requests(crawler.settings)
-        if scheduler.pqclass is DownloaderAwarePriorityQueue:  # Scrapy's default, not one chosen by a user
-            scheduler.pqclass = SlotPriorityQueue
         return scheduler
 
 
@@ -120,7 +118,7 @@ class _Slots(DownloaderInterface):
 
 
 class SlotPriorityQueue(DownloaderAwarePriorityQueue):
-    """Scrapy's default priority queue (the least busy download slot first), finding a request's slot
+    """``SCHEDULER_PRIORITY_QUEUE``: Scrapy's default (the least busy download slot first), finding a request's slot
     from its URL's host without ``urlparse``: a big crawl schedules about a request a page, and the
     parse (with its cache entry, dropped when the request goes to disk) was 2 % of its CPU."""
 

@@ -119,7 +119,9 @@ COOKIES_ENABLED = False
 # linkrot keeps its own seen-set; no request fingerprints for links already seen
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
-SCHEDULER_DISK_QUEUE = "linkrot.scratch.PlainPickleFifoDiskQueue"  # Scrapy's, with a fast path for plain requests
+SCHEDULER_DISK_QUEUE = "linkrot.scratch.PlainPickleFifoDiskQueue"  # requests pickled one by one, written in batches
+# Scrapy's default (the least busy download slot first), with the slot found without urlparse
+SCHEDULER_PRIORITY_QUEUE = "linkrot.scratch.SlotPriorityQueue"
 DOWNLOADER_MIDDLEWARES = {
     # linkrot follows redirects (and meta refresh) itself, hop by hop
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,

@@ -52,7 +52,7 @@ class BacklinksSpider(RenderMixin, HopSpider):
             ("CONCURRENT_REQUESTS_PER_DOMAIN", "LINKROT_BACKLINKS_PER_HOST"),
         ):
             settings.set(name, settings.getint(setting), priority="spider")
-        queue = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+        queue = "linkrot.scratch.SlotPriorityQueue"  # the least busy download slot first
         settings.set("SCHEDULER_PRIORITY_QUEUE", queue, priority="spider")
         if str(settings.get("LINKROT_RENDER") or "auto").lower() != "never":
             # the browser's handler, launch options, render slot and memory budget (linkrot.render)

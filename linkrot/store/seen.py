@@ -46,7 +46,7 @@ class DiskSeen:
         self._pending: set[int] = set()
         self._batch = batch
         self._sorted = array("q")  # the hashes flushed from _pending, sorted: up to `memory` of them
-        self._buckets = _buckets(self._sorted)  # where each value of a hash's top bits starts in it
+        self._buckets = array("q")  # where each value of a hash's top bits starts in it (_keep)
         self._memory = memory
         self._count = self._conn.execute("SELECT count(*) FROM seen").fetchone()[0]
         self._stored = self._count  # hashes on disk: none yet means no query at all (most sites)
@@ -116,17 +116,20 @@ class DiskSeen:
             return
         new = sorted(self._pending)
         if len(self._sorted) + len(new) <= self._memory:
-            self._sorted = _merged(self._sorted, new)
-            self._buckets = _buckets(self._sorted)
+            self._keep(_merged(self._sorted, new))
         else:
             self._conn.execute("BEGIN")
             self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in self._sorted))
             self._conn.executemany("INSERT OR IGNORE INTO seen (h) VALUES (?)", ((h,) for h in new))
             self._conn.execute("COMMIT")
             self._stored += len(self._sorted) + len(new)
-            self._sorted = array("q")
-            self._buckets = _buckets(self._sorted)
+            self._keep(array("q"))
         self._pending.clear()
+
+    def _keep(self, packed: array) -> None:
+        """The sorted array to search from now on, and its buckets (none for an empty one: never searched)."""
+        self._sorted = packed
+        self._buckets = _buckets(packed) if packed else array("q")
 
     def close(self) -> None:
         self._conn.close()
