@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import sqlite3
+import threading
 import tomllib
 from fnmatch import fnmatch
 
@@ -129,6 +130,25 @@ def test_reopen_keeps_data_and_schema_version(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS) == schema_version(path)
+
+
+def test_opening_waits_for_a_writer_instead_of_failing_to_turn_wal_on(tmp_path):
+    """Two workers of a shared crawl open a new database at once: while one writes, the other's
+    switch to WAL is refused at once by SQLite (no busy handler for it); it must wait and succeed."""
+    path = tmp_path / "shared.db"
+    sqlite_utils.Database(path)["t"].insert({"x": 1})  # a file in rollback-journal mode
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    release = threading.Timer(0.3, writer.execute, ("COMMIT",))
+    release.start()
+    try:
+        store = Store(path)
+    finally:
+        release.join()
+        writer.close()
+    assert store.count("pages") == 0
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
 
 
 # -- migrations --------------------------------------------------------------------------------

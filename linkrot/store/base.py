@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC, datetime
@@ -17,6 +18,33 @@ from .schema import migrate
 DEFAULT_DB = "data/linkrot.db"
 #: SQLite's page cache of each connection, in KiB (its default is 2,000)
 CACHE_KIB = 16_384
+#: how long a connection waits for another's lock before "database is locked"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def use_wal(conn: sqlite3.Connection, budget: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Put the database in WAL mode, waiting for other connections rather than failing.
+
+    WAL is a property of the file, so it is read first: once one connection has turned it on, the
+    others take no lock at all.  Turning it on needs the file to itself, and SQLite does not run the
+    busy handler for that: while another process writes (the workers of a shared crawl opening a
+    new database at the same moment) it fails at once with "database is locked".  It is tried
+    again until ``budget`` seconds have passed.  A file that cannot be in WAL mode (a filesystem
+    without shared memory) keeps the mode SQLite answers with, as before.
+    """
+    deadline = time.monotonic() + budget
+    pause = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] in ("wal", "memory"):
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def utcnow() -> str:
@@ -69,11 +97,9 @@ class Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite_utils.Database(str(path))
         self._conn: sqlite3.Connection = self._db.conn
-        # first: workers of a shared crawl open a new database at the same moment, and turning WAL on
-        # takes a lock the others must wait for, not fail on ("database is locked")
-        self._conn.execute("PRAGMA busy_timeout = 10000")
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # WAL: Datasette and the CLI read while a crawl writes; NORMAL is durable enough in WAL mode
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        use_wal(self._conn)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         # a crawl's batch dirties more pages than SQLite's default 2 MB holds: they spilled to the log
         # before the commit and were written again (measured at 100,000 pages: 323 KB written per page
