@@ -17,6 +17,8 @@ EXTENSIONS = {
     "linkrot.process.LongLived": 0,  # start-up's objects left out of garbage collection (linkrot.process)
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
+# components whose setting is off are not even imported (aiohttp, tldextract: linkrot.process)
+ADDONS = {"linkrot.process.SkipDisabled": 0}
 # Scrapy's memory stats collector without 2.19's per-attribute deprecation shim (3 % of a check)
 STATS_CLASS = "linkrot.process.StatsCollector"
 # Scrapy 2.19 opens an HTTP server that runs Python sent to it (token-protected, on localhost);

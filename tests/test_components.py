@@ -221,6 +221,34 @@ print(sorted(m for m in sys.modules if m.partition(".")[0] in ("redis", "scrapy_
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("on", [False, True])
+def test_components_turned_off_are_never_imported_and_come_back_when_turned_on(on):
+    # Scrapy imports each default component before it can say it is off: aiohttp for the remote
+    # control, tldextract and requests for cookies, 0.16 s of every run's start (linkrot.process.SkipDisabled)
+    code = f"""
+import json, sys
+from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.utils.test import get_crawler
+from linkrot import settings as linkrot_settings
+from linkrot.spiders.backlinks import BacklinksSpider
+settings = {{k: getattr(linkrot_settings, k) for k in dir(linkrot_settings) if k.isupper()}}
+settings.update(REMOTE_CONTROL_ENABLED={on}, COOKIES_ENABLED={on})
+crawler = get_crawler(BacklinksSpider, settings)
+crawler._apply_settings()  # builds the extensions
+built = [*crawler.extensions.middlewares, *DownloaderMiddlewareManager.from_crawler(crawler).middlewares]
+print(json.dumps({{"modules": sorted(m for m in ("aiohttp", "tldextract") if m in sys.modules),
+                  "components": [type(c).__name__ for c in built if type(c).__name__ in ("RemoteControl", "CookiesMiddleware")]}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if on:
+        assert seen["modules"] == ["aiohttp", "tldextract"]
+        assert seen["components"] == ["RemoteControl", "CookiesMiddleware"]
+    else:
+        assert seen == {"modules": [], "components": []}
+
+
 def test_retry_after_waits_what_the_server_says_then_gives_up(tmp_path):
     crawler = crawler_for(
         SiteSpider,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import string
+from unittest import mock
 from urllib.parse import urlparse
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy import Request
 
+import linkrot.urls
 from linkrot.errors import ImportFileError
 from linkrot.extract import parse_html
 from linkrot.importers import BacklinkRow, read_export
@@ -182,6 +184,27 @@ def test_a_link_taken_as_written_by_ada_is_what_normalize_would_write(base, href
     target = resolve(base, href)
     if target.url is not None:
         assert target.url == normalize_url(ada_url.join_url(base, href.strip()).partition("#")[0])
+
+
+PLAIN_PARTS = st.sampled_from(
+    "http:// HTTPS:// HtTp:// // / ./ ../ www. Ours .test .test. xn--bcher-kva . .. - -a a- :80 :443 :8080 "
+    ": :x :99999 :0 ?? ?a=b&c=d ; , ( ) * ! $ + = & ~ _ p Q 9 ?".split(" ")
+    + ["a" * 64, ""]
+)
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(
+        st.one_of(PLAIN_PARTS, st.text(alphabet=sorted(linkrot.urls._PLAIN_URL), max_size=3)), max_size=10
+    ).map("".join)
+)
+def test_a_plain_url_is_normalized_as_if_w3lib_had_escaped_it(url):
+    """normalize_url() skips w3lib's ``safe_url_string`` for a URL of plain characters (the rows of an
+    export, mostly): the normal form is the same as with it, malformed and overlong hosts included."""
+    fast = normalize_url.__wrapped__(url)
+    with mock.patch.object(linkrot.urls, "_PLAIN_URL", frozenset()):
+        assert fast == normalize_url.__wrapped__(url), url
 
 
 def test_plain_links_skip_normalizing_and_the_others_do_not():
