@@ -118,8 +118,11 @@ def classify(anchor: str | None, rules: AnchorRules) -> str:
 
 
 def _contains(tokens: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return any(tuple(tokens[i : i + n]) == phrase for i in range(len(tokens) - n + 1))
+    if not phrase:
+        return True
+    n, first, rest = len(phrase), phrase[0], list(phrase[1:])
+    # only where the first word is: a page's text is thousands of words, a brand one or two
+    return any(w == first and tokens[i + 1 : i + n] == rest for i, w in enumerate(tokens))
 
 
 def mentions(text: str, rules: AnchorRules, site_host: str | None) -> bool:

@@ -229,3 +229,19 @@ def test_no_chain_means_no_alternatives():
         ("http://www.acme-old.test/oils", "chain_start"),
         ("https://www.acme-old.test/oils-2", "chain_hop"),
     ]
+
+
+def test_a_brand_of_several_words_is_a_mention_only_with_its_words_in_order():
+    from linkrot.anchors import AnchorRules, classify, mentions
+
+    rules = AnchorRules.build(["Acme Widgets", "Zo"], ["blue widgets"])
+    text = "A review: we bought blue acme gadgets, then ACME widgets, sold by us."
+    assert mentions(text, rules, None)
+    assert mentions("… and then acme widgets", rules, None)  # at the very end of the text
+    assert not mentions("widgets by acme; acme, the gadget maker", AnchorRules.build(["Acme Widgets"], []), None)
+    assert mentions("ask Zo", rules, None) is False  # a brand of under three letters is no mention
+    assert mentions("see shop.acme.test for more", AnchorRules.build([], [], "acme.test"), "acme.test")
+    assert classify("Acme Widgets official", rules) == "branded"
+    assert classify("acmewidgets", rules) == "branded"
+    assert classify("blue widgets", rules) == "exact"
+    assert classify("widgets acme", rules) == "partial"
