@@ -60,3 +60,29 @@ def test_an_expected_download_error_becomes_one_info_line():
     assert ExpectedErrorsFilter().filter(quiet) and quiet.levelno == logging.INFO and quiet.exc_info is None
     bug = record(AttributeError("a bug in code"))
     assert ExpectedErrorsFilter().filter(bug) and bug.levelno == logging.ERROR and bug.exc_info is not None
+
+
+def test_scrapy_makes_no_record_below_the_log_level_during_a_crawl_and_may_again_after():
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+
+    from linkrot.logs import QuietLogs
+
+    engine = logging.getLogger("scrapy.core.engine")  # "Crawled (200)": one DEBUG record per response
+    before = logging.getLogger("scrapy").level
+    crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
+    quiet = QuietLogs.from_crawler(crawler)  # held, as the crawl's extension manager does
+    assert not engine.isEnabledFor(logging.DEBUG) and engine.isEnabledFor(logging.INFO)
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    assert logging.getLogger("scrapy").level == before
+    assert quiet.scrapy_logger.level == before
+    verbose = get_crawler(settings_dict={"LOG_LEVEL": "DEBUG"})
+    QuietLogs.from_crawler(verbose)
+    assert engine.isEnabledFor(logging.DEBUG)
+
+
+def test_a_debug_crawl_still_logs_each_response(tmp_path, demo_server):
+    from conftest import crawl
+
+    result = crawl(tmp_path / "x.db", f"{demo_server.origin}/", "max_pages=1", LOG_LEVEL="DEBUG")
+    assert "DEBUG: Crawled (200)" in result.log
