@@ -13,11 +13,11 @@ A check of a static referring page costs about 2 ms of CPU; a backlink export of
   warns about a deprecated argument (an exception per lookup, a dozen stats
   per page: 3 % of a check).  :class:`StatsCollector` is Scrapy's memory
   collector without it;
-* Scrapy imports every component of its lists before the component says it
-  is turned off: the remote-control extension brought in aiohttp, the
-  cookies middleware tldextract and requests (0.16 s of a 1.1 s start).
-  :class:`SkipDisabled` takes those two out of the lists while their setting
-  is off.
+* Scrapy imports every component of its lists and their defaults before the
+  component can say it is turned off: the remote-control extension brought
+  in aiohttp, the cookies middleware tldextract and requests (0.16 s of a
+  1.1 s start).  :class:`SkipDisabled` takes those two out of the defaults
+  while their setting is off.
 """
 
 from __future__ import annotations
