@@ -42,24 +42,32 @@ class ExpectedErrorsFilter(logging.Filter):
 
 class QuietLogs:
     """An extension: installs the filter for the crawl (remove it from ``EXTENSIONS`` to see everything),
-    and keeps Scrapy's loggers from making records below ``LOG_LEVEL`` until the engine stops."""
+    and keeps Scrapy's loggers from making records below ``LOG_LEVEL`` while the engine runs."""
 
     def __init__(self, level: int = logging.NOTSET) -> None:
         self.filter = ExpectedErrorsFilter()
         for name in _QUIETED:
             logging.getLogger(name).addFilter(self.filter)
+        self.level = level
         self.scrapy_logger = logging.getLogger("scrapy")
-        self.previous_level = self.scrapy_logger.level
-        if level > self.previous_level:
-            self.scrapy_logger.setLevel(level)
+        self.previous_level: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> QuietLogs:
         level = crawler.settings.get("LOG_LEVEL", "DEBUG")
         level = logging.getLevelName(level.upper()) if isinstance(level, str) else level
         extension = cls(level if isinstance(level, int) else logging.NOTSET)
+        crawler.signals.connect(extension.engine_started, signals.engine_started)
         crawler.signals.connect(extension.engine_stopped, signals.engine_stopped)
         return extension
 
+    def engine_started(self) -> None:
+        # only ever quieter: a logger its user set above LOG_LEVEL stays there
+        if self.level > self.scrapy_logger.getEffectiveLevel():
+            self.previous_level = self.scrapy_logger.level
+            self.scrapy_logger.setLevel(self.level)
+
     def engine_stopped(self) -> None:
-        self.scrapy_logger.setLevel(self.previous_level)  # a process may run another crawl, more verbose
+        if self.previous_level is not None:  # a process may run another crawl, more verbose
+            self.scrapy_logger.setLevel(self.previous_level)
+            self.previous_level = None

@@ -68,17 +68,29 @@ def test_scrapy_makes_no_record_below_the_log_level_during_a_crawl_and_may_again
 
     from linkrot.logs import QuietLogs
 
+    scrapy_logger = logging.getLogger("scrapy")
     engine = logging.getLogger("scrapy.core.engine")  # "Crawled (200)": one DEBUG record per response
-    before = logging.getLogger("scrapy").level
-    crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
-    quiet = QuietLogs.from_crawler(crawler)  # held, as the crawl's extension manager does
-    assert not engine.isEnabledFor(logging.DEBUG) and engine.isEnabledFor(logging.INFO)
-    crawler.signals.send_catch_log(signals.engine_stopped)
-    assert logging.getLogger("scrapy").level == before
-    assert quiet.scrapy_logger.level == before
-    verbose = get_crawler(settings_dict={"LOG_LEVEL": "DEBUG"})
-    QuietLogs.from_crawler(verbose)
-    assert engine.isEnabledFor(logging.DEBUG)
+    before = scrapy_logger.level
+    scrapy_logger.setLevel(logging.DEBUG)  # as Scrapy's logging configuration leaves it
+    try:
+        crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
+        quiet = QuietLogs.from_crawler(crawler)  # held, as the crawl's extension manager does
+        assert engine.isEnabledFor(logging.DEBUG)  # a crawler built and never started changes nothing
+        quiet.engine_started()
+        assert not engine.isEnabledFor(logging.DEBUG) and engine.isEnabledFor(logging.INFO)
+        crawler.signals.send_catch_log(signals.engine_stopped)
+        assert engine.isEnabledFor(logging.DEBUG)
+        verbose = QuietLogs.from_crawler(get_crawler(settings_dict={"LOG_LEVEL": "DEBUG"}))
+        verbose.engine_started()
+        assert engine.isEnabledFor(logging.DEBUG)
+        verbose.engine_stopped()
+        scrapy_logger.setLevel(logging.ERROR)  # a user's quieter setting is kept
+        quiet.engine_started()
+        assert scrapy_logger.level == logging.ERROR
+        quiet.engine_stopped()
+        assert scrapy_logger.level == logging.ERROR
+    finally:
+        scrapy_logger.setLevel(before)
 
 
 def test_a_debug_crawl_still_logs_each_response(tmp_path, demo_server):
