@@ -97,6 +97,8 @@ class Frontier:
         self.pages = 0  # pages of the site scheduled (the budget of LINKROT_MAX_PAGES), over all workers
         # adds n pages to the budget's count and returns the total; shared by the workers of a scaled crawl
         self._count_pages = count_pages or self._count_locally
+        if count_pages is not None:  # a worker joining a crawl starts from the pages scheduled so far
+            self.pages = count_pages(0)
         self.traps = TrapGuard(config.max_query_variants)
         self.pending_traps: list[TrapEntry] = []
 

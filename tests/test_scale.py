@@ -139,6 +139,21 @@ def test_frontier_admits_a_page_once_and_leaves_refused_links_unmarked(workers_s
     assert stats["linkrot/limit/max_pages"] >= 1 and frontier.limits() == ["max_pages=3"]
 
 
+def test_a_worker_joining_a_crawl_whose_page_budget_is_spent_schedules_no_more_pages(redis_url):
+    prefix = f"t:frontier:{os.urandom(4).hex()}"
+    workers = [_shared(redis_url, prefix), _shared(redis_url, prefix)]
+    try:
+        first = Frontier(_config(max_pages="3"), Stats(), workers[0].seen(), workers[0].count_pages)
+        assert first.claim("https://www.site.test/", page=True)
+        assert len(first.admit_all(_links("/a", "/b"), 0)) == 2  # 3 pages: the budget is spent
+        stats = Stats()  # a worker started now has scheduled nothing itself
+        late = Frontier(_config(max_pages="3"), stats, workers[1].seen(), workers[1].count_pages)
+        assert late.admit_all(_links("/c", "/d"), 0) == []
+        assert late.is_new("https://www.site.test/c") and stats["linkrot/limit/max_pages"] >= 1
+    finally:
+        workers[0].clear()
+
+
 def test_a_url_seen_as_a_resource_is_still_crawled_once_as_a_page_by_any_worker(workers_seen):
     """An image link checks a URL (HEAD); a link people follow to it has it crawled as a page, once,
     whichever worker of a shared crawl sees which link (they share the seen-set, nothing else)."""
