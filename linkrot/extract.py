@@ -181,9 +181,14 @@ def squash(text: str | None, limit: int = 500) -> str:
     return " ".join(text.split())[:limit] if text else ""
 
 
+def text_of(element: etree._Element) -> str:
+    """The text inside an element, its descendants' included (not its tail)."""
+    # libxml2 writes it in one call: 2.5 times as fast as joining itertext() (16 anchors a page)
+    return etree.tostring(element, method="text", encoding="unicode", with_tail=False)
+
+
 def anchor_text(element: etree._Element) -> str:
-    # libxml2 writes the text in one call: 2.5 times as fast as joining itertext() (16 anchors a page)
-    text = squash(etree.tostring(element, method="text", encoding="unicode", with_tail=False))
+    text = squash(text_of(element))
     if text:
         return text
     for img in element.iter("img"):
@@ -399,14 +404,14 @@ def parse_html(body: bytes, encoding: str | None = None, *, anchor_ids: bool = F
             _meta(page, el.get)
         elif tag == "title":
             if page.title is None:
-                page.title = squash("".join(el.itertext()))
+                page.title = squash(text_of(el))
         elif tag == "link":
             if page.canonical is None and "canonical" in (el.get("rel") or "").lower().split():
                 page.canonical = (el.get("href") or "").strip() or None
             _element_links(page, tag, el.get, None)
         elif tag == "h1":
             if page.h1 is None:
-                page.h1 = squash("".join(el.itertext()), 200) or None
+                page.h1 = squash(text_of(el), 200) or None
         elif tag == "script":
             if not page.has_scripts:
                 kind = (el.get("type") or "").strip().lower()
